@@ -1,0 +1,173 @@
+"""Command line: python -m rnnlm train | sample | score | download."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .config import DEFAULTS, MODEL_TYPES, TrainConfig
+
+
+def _train(args) -> int:
+    from .train import TrainingDiverged, new_model_config, train
+
+    given = {k: v for k, v in vars(args).items() if v is not None}
+    train_fields = set(TrainConfig.__dataclass_fields__)
+    if args.resume:
+        overrides = {k: v for k, v in given.items() if k in train_fields}
+        if "minutes" in overrides and "max_iters" not in overrides:
+            overrides["max_iters"] = 10**9
+        summary = _run(lambda: train(args.resume, resume=True, overrides=overrides, progress_bar=not args.no_progress))
+    else:
+        if not args.model or not args.data or not args.out:
+            print("error: a new run needs --model, --data and --out (or --resume DIR)", file=sys.stderr)
+            return 2
+        from .data import read_text
+
+        defaults = DEFAULTS[args.model]
+        fields = {k: given.get(k, defaults.get(k)) for k in train_fields if k in given or k in defaults}
+        if "max_iters" not in given and args.minutes:
+            fields["max_iters"] = 10**9  # a time budget alone: run until the minutes are up
+        cfg = TrainConfig(**fields)
+        text = read_text(args.data)
+        model_config = new_model_config(
+            args.model, "".join(sorted(set(text))), hidden_size=args.hidden_size,
+            num_layers=args.num_layers, embed_size=args.embed_size, dropout=args.dropout,
+        )
+        summary = _run(lambda: train(args.out, cfg, model_config, progress_bar=not args.no_progress))
+    if summary is None:
+        return 1
+    verb = "stopped (resume with --resume)" if summary["interrupted"] else "finished"
+    print(
+        f"{verb} at step {summary['steps']} after {summary['seconds']:.0f} s; "
+        f"best val {summary['best_val']:.4f} nats/char at step {summary['best_step']}; saved in {summary['out']}"
+    )
+    return 0
+
+
+def _run(fn):
+    from .train import TrainingDiverged
+
+    try:
+        return fn()
+    except TrainingDiverged as e:
+        print(f"error: {e}", file=sys.stderr)
+        return None
+
+
+def _sample(args) -> int:
+    from . import load_model
+    from .sample import stream
+
+    model = load_model(args.checkpoint)
+    s = stream(model, args.prompt, length=args.length, temperature=args.temperature,
+               top_k=args.top_k, top_p=args.top_p, seed=args.seed)
+    if s.skipped:
+        from .vocab import describe_chars
+
+        print(f"note: skipped prompt characters not in the vocabulary: {describe_chars(s.skipped)}", file=sys.stderr)
+    out = sys.stdout
+    out.write(args.prompt)
+    for ch in s:
+        out.write(ch)
+        out.flush()
+    out.write("\n")
+    return 0
+
+
+def _score(args) -> int:
+    from . import load_model
+    from .score import score
+    from .vocab import describe_chars
+
+    if (args.text is None) == (args.text_file is None):
+        print("error: give exactly one of --text or --text-file", file=sys.stderr)
+        return 2
+    text = args.text if args.text is not None else Path(args.text_file).read_text(encoding="utf-8")
+    model = load_model(args.checkpoint)
+    result = score(model, text, context=args.context)
+    if args.json:
+        print(json.dumps(result.summary()))
+    else:
+        print(f"{result.nats_per_char:.4f} nats/char  {result.bits_per_char:.4f} bits/char  "
+              f"perplexity {result.perplexity:.3f}  ({result.chars_scored} chars scored, {result.chars_skipped} skipped)")
+        if result.skipped:
+            print(f"skipped characters not in the vocabulary: {describe_chars(result.skipped)}")
+    return 0
+
+
+def _download(args) -> int:
+    from .data import download
+
+    path = download(args.name, Path(args.out) / f"{args.name}.txt")
+    print(f"saved {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m rnnlm", description="Character-level language models: train, sample, score.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model on a text file",
+                       description="Train a model. Unset flags take per-model defaults: "
+                       + "; ".join(f"{m}: {', '.join(f'{k}={v}' for k, v in d.items())}" for m, d in DEFAULTS.items()))
+    t.add_argument("--model", choices=MODEL_TYPES, help="rnn (vanilla, numpy), lstm or gru (torch)")
+    t.add_argument("--data", help="UTF-8 text file; its first 90%% trains, the last 10%% validates")
+    t.add_argument("--out", help="output folder: best checkpoint, log.jsonl, timelapse.jsonl, resume/")
+    t.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR exactly (other flags override its settings)")
+    t.add_argument("--hidden-size", type=int, help="units per recurrent layer")
+    t.add_argument("--num-layers", type=int, help="stacked recurrent layers")
+    t.add_argument("--embed-size", type=int, help="input embedding width (lstm/gru)")
+    t.add_argument("--dropout", type=float, help="dropout between layers and before the output (lstm/gru)")
+    t.add_argument("--seq-len", type=int, help="characters per window: how far back gradients flow (truncated BPTT)")
+    t.add_argument("--batch-size", type=int, help="parallel streams over the training text")
+    t.add_argument("--lr", type=float, help="peak learning rate (warmup, then cosine decay to lr * min-lr-ratio)")
+    t.add_argument("--min-lr-ratio", type=float, help="final learning rate as a fraction of --lr (default 0.1)")
+    t.add_argument("--warmup-iters", type=int, help="steps of linear learning-rate warmup (default 100)")
+    t.add_argument("--max-iters", type=int, help="stop after this many steps (default 5000, or none with --minutes)")
+    t.add_argument("--minutes", type=float, help="stop after this much training time; the schedule follows it")
+    t.add_argument("--eval-every", type=int, help="evaluate on the whole validation text every N steps (default 250)")
+    t.add_argument("--log-every", type=int, help="write a training-loss row to log.jsonl every N steps (default 10)")
+    t.add_argument("--grad-clip", type=float, help="global gradient-norm clip; 0 = off (default 5)")
+    t.add_argument("--weight-decay", type=float, help="decoupled weight decay (default 0)")
+    t.add_argument("--optimizer", choices=("adam", "adagrad"), help="adam (all models) or adagrad (rnn only)")
+    t.add_argument("--seed", type=int, help="seed for weights, dropout and everything random (default 1337)")
+    t.add_argument("--no-progress", action="store_true", default=None, help="no progress bar")
+    t.set_defaults(fn=_train)
+
+    s = sub.add_parser("sample", help="generate text from a checkpoint")
+    s.add_argument("checkpoint", help="checkpoint folder")
+    s.add_argument("--prompt", default="", help="text the model continues; it warms up the state (default: a newline)")
+    s.add_argument("--length", type=int, default=300, help="characters to generate")
+    s.add_argument("--temperature", type=float, default=0.8, help="0 = greedy; lower is safer, higher is wilder")
+    s.add_argument("--top-k", type=int, default=0, help="sample only among the k likeliest characters (0 = off)")
+    s.add_argument("--top-p", type=float, default=1.0, help="sample only from the smallest set holding this much probability")
+    s.add_argument("--seed", type=int, default=None, help="same seed, same text (default: random)")
+    s.set_defaults(fn=_sample)
+
+    c = sub.add_parser("score", help="how well a checkpoint predicts a text (nats/char, bits/char, perplexity)")
+    c.add_argument("checkpoint", help="checkpoint folder")
+    c.add_argument("--text", help="the text to score")
+    c.add_argument("--text-file", help="a UTF-8 file to score")
+    c.add_argument("--context", default="\n", help="text assumed before it (default: a newline)")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
+    c.set_defaults(fn=_score)
+
+    d = sub.add_parser("download", help="download a known public-domain corpus (needs internet)")
+    d.add_argument("name", choices=("tinyshakespeare", "alice", "sherlock"))
+    d.add_argument("--out", default="data", help="folder to save NAME.txt in")
+    d.set_defaults(fn=_download)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except (ValueError, FileNotFoundError, ConnectionError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,131 @@
+"""Sampling: temperature, top-k, top-p, greedy; one seeded generator; characters streamed one at a time.
+
+Every character costs exactly one uniform draw from the generator (inverse-CDF sampling), so models
+given the same seed see the same random numbers: differences between their texts come from the
+models, not from sampling luck.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+MAX_LENGTH = 100_000  # characters per call: enough for any page, bounded for a server
+MAX_CONTEXT = 4096  # prompt characters used to warm up the state; older ones barely move it
+
+
+@dataclass
+class SampleSettings:
+    """How to pick each next character."""
+
+    length: int = 300
+    temperature: float = 0.8  # 0 = greedy (argmax); <1 sharper; >1 flatter
+    top_k: int = 0  # keep the k most likely characters; 0 = all
+    top_p: float = 1.0  # keep the smallest set whose probability reaches top_p; 1 = all
+    seed: int | None = None  # None = fresh randomness
+
+    def __post_init__(self):
+        if not isinstance(self.length, (int, np.integer)) or not 0 <= self.length <= MAX_LENGTH:
+            raise ValueError(f"length must be an integer from 0 to {MAX_LENGTH}, got {self.length!r}")
+        if not (isinstance(self.temperature, (int, float)) and math.isfinite(self.temperature)) or self.temperature < 0:
+            raise ValueError(f"temperature must be a finite number >= 0, got {self.temperature!r}")
+        if not isinstance(self.top_k, (int, np.integer)) or self.top_k < 0:
+            raise ValueError(f"top_k must be an integer >= 0 (0 = off), got {self.top_k!r}")
+        if not (isinstance(self.top_p, (int, float)) and 0 < self.top_p <= 1):
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p!r}")
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Stable softmax over the last axis, in float64."""
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    z -= z.max(axis=-1, keepdims=True)  # exp never overflows
+    p = np.exp(z)
+    return p / p.sum(axis=-1, keepdims=True)
+
+
+def next_probs(logits: np.ndarray, s: SampleSettings) -> np.ndarray:
+    """The distribution (V,) a character is drawn from, after temperature, top-k and top-p."""
+    p = softmax(logits, s.temperature)  # (V,)
+    if s.top_k and s.top_k < len(p):
+        kth = np.partition(p, -s.top_k)[-s.top_k]
+        keep = np.flatnonzero(p >= kth)
+        if len(keep) > s.top_k:  # ties at the k-th value: keep exactly k, the lower ids first
+            keep = keep[np.argsort(-p[keep], kind="stable")[: s.top_k]]
+        mask = np.zeros_like(p)
+        mask[keep] = 1.0
+        p *= mask
+    if s.top_p < 1.0:
+        order = np.argsort(-p, kind="stable")
+        cum = np.cumsum(p[order]) / p.sum()
+        cut = int(np.searchsorted(cum, s.top_p)) + 1  # smallest prefix reaching top_p
+        p[order[cut:]] = 0.0
+    return p / p.sum()
+
+
+def pick(logits: np.ndarray, s: SampleSettings, u: float) -> int:
+    """The next id: argmax at temperature 0, else the inverse CDF of next_probs at the uniform u."""
+    if s.temperature == 0:
+        return int(np.argmax(logits))
+    if s.top_k or s.top_p < 1.0:
+        p = next_probs(logits, s)
+    else:  # the common case, kept short: it runs once per generated character
+        z = np.asarray(logits, dtype=np.float64) * (1.0 / s.temperature)
+        p = np.exp(z - z.max())  # unnormalised; the CDF is scaled instead
+    cdf = np.cumsum(p)
+    return int(min(np.searchsorted(cdf, u * cdf[-1], side="right"), len(cdf) - 1))
+
+
+@dataclass
+class Prompt:
+    """A prompt as the model sees it: the ids it warms up on, and what was skipped."""
+
+    ids: np.ndarray
+    skipped: list[str] = field(default_factory=list)  # distinct characters outside the vocabulary
+    truncated: int = 0  # leading characters dropped beyond MAX_CONTEXT
+
+
+def prepare_prompt(vocab, prompt: str) -> Prompt:
+    """Encode a prompt, skipping unknown characters; an empty prompt starts from a newline."""
+    truncated = max(0, len(prompt) - MAX_CONTEXT)
+    ids, skipped = vocab.encode_known(prompt[truncated:])
+    if len(ids) == 0:
+        start = "\n" if "\n" in vocab else vocab.chars[0]
+        ids = vocab.encode(start)
+    return Prompt(ids=ids, skipped=skipped, truncated=truncated)
+
+
+class Stream:
+    """Iterate to get generated characters one at a time; `.skipped` lists unknown prompt characters."""
+
+    def __init__(self, model, prompt: str = "", settings: SampleSettings | None = None, rng=None):
+        self.model = model
+        self.settings = settings or SampleSettings()
+        self.prompt = prepare_prompt(model.vocab, prompt)
+        self.skipped = self.prompt.skipped
+        self.rng = rng if rng is not None else np.random.default_rng(self.settings.seed)
+
+    def __iter__(self) -> Iterator[str]:
+        model, s, chars = self.model, self.settings, self.model.vocab.chars
+        if s.length == 0:
+            return
+        ids = self.prompt.ids
+        logits, state = model.forward(ids[None, :], model.init_state(1))  # warm up on the prompt
+        logits = logits[0, -1]  # (V,) prediction after the last prompt character
+        for i in range(s.length):
+            nxt = pick(logits, s, self.rng.random())
+            yield chars[nxt]
+            if i + 1 < s.length:
+                step_logits, state = model.step(np.array([nxt]), state)
+                logits = step_logits[0]
+
+
+def stream(model, prompt: str = "", rng=None, **settings) -> Stream:
+    """A character stream from model after prompt; settings as in SampleSettings."""
+    return Stream(model, prompt, SampleSettings(**settings), rng=rng)
+
+
+def generate(model, prompt: str = "", rng=None, **settings) -> str:
+    """The whole continuation of prompt as one string."""
+    return "".join(stream(model, prompt, rng=rng, **settings))

@@ -1,0 +1,58 @@
+"""Scoring: per-character log-probabilities in one pass, matching step-by-step prediction."""
+from __future__ import annotations
+
+import importlib
+import math
+
+import numpy as np
+import pytest
+
+from rnnlm import score
+from rnnlm.sample import softmax
+
+
+def step_by_step_logprobs(model, text, context="\n"):
+    """Reference: one step call per character."""
+    ids = model.vocab.encode(context + text)
+    state, out = model.init_state(1), []
+    for i in range(len(ids) - 1):
+        logits, state = model.step(ids[i : i + 1], state)
+        out.append(math.log(softmax(logits[0])[ids[i + 1]]))
+    return np.array(out)
+
+
+def test_matches_step_by_step_and_figures_agree(tiny_model):
+    text = "BRUTUS:\nThe night is long."
+    s = score(tiny_model, text)
+    np.testing.assert_allclose(s.logprobs, step_by_step_logprobs(tiny_model, text), rtol=1e-4, atol=1e-5)
+    assert s.chars_scored == len(text) and s.chars_skipped == 0
+    assert s.nats_per_char == pytest.approx(-s.logprobs.mean())
+    assert s.bits_per_char == pytest.approx(s.nats_per_char / math.log(2))
+    assert s.perplexity == pytest.approx(math.exp(s.nats_per_char))
+    assert s.next_probs.shape == (tiny_model.config.vocab_size,) and s.next_probs.sum() == pytest.approx(1)
+    assert 0 <= s.next_entropy_bits <= math.log2(tiny_model.config.vocab_size)
+
+
+def test_long_text_spans_several_chunks(tiny_model, monkeypatch):
+    monkeypatch.setattr(importlib.import_module("rnnlm.score"), "CHUNK", 7)  # the package re-exports score()
+    text = "PORTIA:\nI pray you, gentle sir, what news?"
+    np.testing.assert_allclose(score(tiny_model, text).logprobs, step_by_step_logprobs(tiny_model, text), rtol=1e-4, atol=1e-5)
+
+
+def test_unknown_characters_are_skipped_and_counted(tiny_model):
+    s = score(tiny_model, "BRU😀TUS 你")
+    assert s.chars_skipped == 2 and s.skipped == ["😀", "你"]
+    assert s.chars_scored == len("BRUTUS ")
+    assert s.nats_per_char == pytest.approx(score(tiny_model, "BRUTUS ").nats_per_char)
+
+
+def test_nothing_to_score_is_a_clear_error(tiny_model):
+    with pytest.raises(ValueError, match="nothing to score"):
+        score(tiny_model, "")
+    with pytest.raises(ValueError, match="nothing to score"):
+        score(tiny_model, "😀😀")
+
+
+def test_summary_has_the_json_fields(tiny_model):
+    summary = score(tiny_model, "BRUTUS").summary()
+    assert set(summary) >= {"nats_per_char", "bits_per_char", "perplexity", "chars_scored", "chars_skipped"}
