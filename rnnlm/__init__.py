@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .checkpoint import CheckpointError, load, save
 from .config import MODEL_TYPES, ModelConfig, TrainConfig
+from .hub import HubError, load_model
 from .models import DESCRIPTIONS as MODELS
 from .models import build_model
 from .sample import SampleSettings, generate, stream
@@ -10,13 +11,7 @@ from .score import Score, score
 
 __version__ = "0.1.0"
 
-
-def load_model(source: str):
-    """A model from a checkpoint folder."""
-    return load(source)
-
-
 __all__ = [
-    "CheckpointError", "MODEL_TYPES", "MODELS", "ModelConfig", "TrainConfig", "SampleSettings",
+    "CheckpointError", "HubError", "MODEL_TYPES", "MODELS", "ModelConfig", "TrainConfig", "SampleSettings",
     "Score", "build_model", "generate", "load", "load_model", "save", "score", "stream",
 ]

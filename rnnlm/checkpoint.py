@@ -1,4 +1,8 @@
-"""Checkpoint folders: config.json + model.safetensors (the layout huggingface_hub's mixins write).
+"""Checkpoint folders: config.json + model.safetensors + README.md, the files huggingface_hub's mixins use.
+
+Every model class is a Hub mixin (ModelHubMixin for numpy, PyTorchModelHubMixin for torch) whose
+save_pretrained and from_pretrained use the helpers here, so a local folder and a Hub repo hold the same
+files, and save / load below are those two methods with errors that name the bad file.
 
 Nothing here unpickles: loading reads JSON and raw tensors, never code.
 """
@@ -6,29 +10,38 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from huggingface_hub import ModelCard, hf_hub_download
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
+from .card import render_card
 from .config import ModelConfig
-from .models import build_model
+from .models import model_class
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+CARD_NAME = "README.md"
 
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, corrupt, or does not fit its config."""
 
 
-def save_tensors(path: str | os.PathLike, tensors: dict[str, np.ndarray], metadata: dict | None = None) -> None:
-    """Write named arrays to a safetensors file atomically (a crash never leaves half a file)."""
-    path = Path(path)
+def _replace_atomically(path: Path, write) -> None:
+    """Call write(tmp) and move tmp over path: a crash never leaves half a file."""
     tmp = path.with_name(path.name + ".tmp")
-    save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(tmp), metadata=metadata)
+    write(tmp)
     os.replace(tmp, path)
+
+
+def save_tensors(path: str | os.PathLike, tensors: dict[str, np.ndarray], metadata: dict | None = None) -> None:
+    """Write named arrays to a safetensors file atomically."""
+    arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
+    _replace_atomically(Path(path), lambda tmp: save_file(arrays, str(tmp), metadata=metadata))
 
 
 def load_tensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -56,29 +69,88 @@ def read_config(folder: str | os.PathLike) -> ModelConfig:
 
 
 def write_config(folder: str | os.PathLike, config: ModelConfig) -> None:
-    path = Path(folder) / CONFIG_NAME
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(config.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    """folder/config.json: the ModelConfig as a flat dict, keys in field order, characters unescaped."""
+    text = json.dumps(config.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    _replace_atomically(Path(folder) / CONFIG_NAME, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+# --- what the models' Hub mixins use ----------------------------------------------------------
+
+
+class CheckpointMixin:
+    """rnnlm's side of huggingface_hub's mixins, shared by every model: one writer and the project's card.
+
+    Listed before the Hub mixin in a model's bases so that these methods win.
+    """
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        """Write model.safetensors, config.json and README.md (called by save_pretrained and push_to_hub)."""
+        folder = Path(save_directory)
+        save_tensors(folder / WEIGHTS_NAME, self.tensors(), metadata={"format": "np"})
+        # Written here rather than by the mixin, which would sort the keys and escape non-ASCII vocabularies.
+        write_config(folder, self.config)
+        # The mixin keeps an existing README.md, but training re-saves into the same folder whenever the
+        # validation loss improves, so the card is rewritten with the new figures each time.
+        text = render_card(self, folder)
+        _replace_atomically(folder / CARD_NAME, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+    def generate_model_card(self, *args, **kwargs) -> ModelCard:
+        """The project's card (the mixin's default text names PyTorch whatever the model)."""
+        return ModelCard(render_card(self))
+
+
+def config_from(config: ModelConfig | dict | None, source: str) -> ModelConfig:
+    """The ModelConfig that from_pretrained passes to _from_pretrained.
+
+    The mixin hands over config.json as a plain dict: it decodes dataclasses by the constructor's type
+    annotation, which `from __future__ import annotations` turns into a string.
+    """
+    if isinstance(config, ModelConfig):
+        return config
+    where = Path(source) / CONFIG_NAME if os.path.isdir(source) else f"{source}: {CONFIG_NAME}"
+    if config is None:
+        raise CheckpointError(f"{where}: file not found")
+    try:
+        return ModelConfig.from_dict(config)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{where}: {e}") from None
+
+
+def weights_file(model_id: str, **download) -> Path:
+    """model.safetensors in a local folder, or fetched from Hub repo model_id (download: hf_hub_download's options)."""
+    if os.path.isdir(model_id):
+        path = Path(model_id) / WEIGHTS_NAME
+        if not path.is_file():
+            raise CheckpointError(f"{path}: file not found")
+        return path
+    return Path(hf_hub_download(model_id, WEIGHTS_NAME, **download))
+
+
+@contextmanager
+def reading_weights(path: Path):
+    """Re-raise a weights file that cannot be read, or does not fit config.json, as a CheckpointError naming it."""
+    try:
+        yield
+    except CheckpointError:
+        raise
+    except (SafetensorError, OSError) as e:
+        raise CheckpointError(f"{path}: not a valid safetensors file ({e})") from None
+    except (ValueError, RuntimeError) as e:  # names or shapes: from check_tensors, or torch's strict load
+        detail = " ".join(str(e).split())  # torch's message spans lines
+        raise CheckpointError(f"{path} does not match {path.with_name(CONFIG_NAME)}: {detail}") from None
+
+
+# --- the public pair -------------------------------------------------------------------------
 
 
 def save(model, folder: str | os.PathLike) -> Path:
-    """Write model's config.json and model.safetensors into folder."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_tensors(folder / WEIGHTS_NAME, model.tensors(), metadata={"format": "np"})
-    write_config(folder, model.config)
-    return folder
+    """Write model's config.json, model.safetensors and README.md card into folder (its save_pretrained)."""
+    model.save_pretrained(folder)
+    return Path(folder)
 
 
 def load(folder: str | os.PathLike):
-    """The model saved in folder; any mismatch between config and weights is a CheckpointError."""
+    """The model saved in folder (its class's from_pretrained); any mismatch is a CheckpointError."""
     folder = Path(folder)
-    config = read_config(folder)
-    model = build_model(config)
-    tensors = load_tensors(folder / WEIGHTS_NAME)
-    try:
-        model.load_tensors(tensors)
-    except ValueError as e:
-        raise CheckpointError(f"{folder / WEIGHTS_NAME} does not match {folder / CONFIG_NAME}: {e}") from None
-    return model
+    config = read_config(folder)  # first, for errors that name the file and to pick the class
+    return model_class(config.model_type).from_pretrained(folder, config=config)

@@ -1,4 +1,4 @@
-"""Command line: python -m rnnlm train | sample | score | download."""
+"""Command line: python -m rnnlm train | sample | score | download | push | pull."""
 from __future__ import annotations
 
 import argparse
@@ -105,6 +105,30 @@ def _download(args) -> int:
     return 0
 
 
+def _push(args) -> int:
+    from .hub import push
+
+    result = push(args.dir, args.repo, private=args.private, revision=args.revision, token=args.token,
+                  dry_run=args.dry_run)
+    if not args.dry_run:
+        print(result)
+        return 0
+    target = f"{args.repo} (branch {args.revision})" if args.revision else args.repo
+    print(f"dry run: would upload to {target}:")
+    for name in result:
+        path = Path(args.dir) / name
+        print(f"  {name}  ({path.stat().st_size:,} bytes)" if path.is_file() else f"  {name}  (card rendered from config.json)")
+    return 0
+
+
+def _pull(args) -> int:
+    from .hub import pull
+
+    pulled = pull(args.source, args.out)
+    print(f"pulled {args.source} (commit {pulled.commit}) into {pulled.folder}: {', '.join(pulled.files)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m rnnlm", description="Character-level language models: train, sample, score.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -137,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(fn=_train)
 
     s = sub.add_parser("sample", help="generate text from a checkpoint")
-    s.add_argument("checkpoint", help="checkpoint folder")
+    s.add_argument("checkpoint", help="checkpoint folder, or Hub repo id owner/name[@revision]")
     s.add_argument("--prompt", default="", help="text the model continues; it warms up the state (default: a newline)")
     s.add_argument("--length", type=int, default=300, help="characters to generate")
     s.add_argument("--temperature", type=float, default=0.8, help="0 = greedy; lower is safer, higher is wilder")
@@ -147,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=_sample)
 
     c = sub.add_parser("score", help="how well a checkpoint predicts a text (nats/char, bits/char, perplexity)")
-    c.add_argument("checkpoint", help="checkpoint folder")
+    c.add_argument("checkpoint", help="checkpoint folder, or Hub repo id owner/name[@revision]")
     c.add_argument("--text", help="the text to score")
     c.add_argument("--text-file", help="a UTF-8 file to score")
     c.add_argument("--context", default="\n", help="text assumed before it (default: a newline)")
@@ -158,6 +182,24 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("name", choices=("tinyshakespeare", "alice", "sherlock"))
     d.add_argument("--out", default="data", help="folder to save NAME.txt in")
     d.set_defaults(fn=_download)
+
+    u = sub.add_parser("push", help="upload a checkpoint folder to the Hugging Face Hub",
+                       description="Upload config.json, model.safetensors, README.md (the model card), log.jsonl, "
+                       "timelapse.jsonl and samples.json from DIR in one commit (never resume/). The token comes "
+                       "from --token, else HF_TOKEN, else `hf auth login`.")
+    u.add_argument("dir", metavar="DIR", help="checkpoint folder, e.g. runs/lstm")
+    u.add_argument("--repo", required=True, help="Hub repo id owner/name; created if it does not exist")
+    u.add_argument("--private", action="store_true", help="create the repo private (an existing repo keeps its setting)")
+    u.add_argument("--revision", help="branch to commit to, created from main if new (default: main)")
+    u.add_argument("--token", help="a Hub token with write access; prefer HF_TOKEN or `hf auth login` (a command "
+                   "line ends up in shell history)")
+    u.add_argument("--dry-run", action="store_true", help="list what would be uploaded and send nothing")
+    u.set_defaults(fn=_push)
+
+    g = sub.add_parser("pull", help="download a model folder from the Hugging Face Hub")
+    g.add_argument("source", metavar="ID[@REV]", help="Hub repo id owner/name, optionally @branch, @tag or @commit")
+    g.add_argument("--out", required=True, help="folder to write config.json, model.safetensors, README.md, logs into")
+    g.set_defaults(fn=_pull)
     return p
 
 

@@ -17,10 +17,10 @@ def saved(tiny_model, tmp_path):
     return checkpoint.save(tiny_model, tmp_path / "ckpt")
 
 
-def test_folder_holds_config_and_safetensors_only(saved):
-    assert sorted(p.name for p in saved.iterdir()) == ["config.json", "model.safetensors"]
+def test_folder_holds_config_safetensors_and_card_only(saved, tiny_model):
+    assert sorted(p.name for p in saved.iterdir()) == ["README.md", "config.json", "model.safetensors"]
     config = json.loads((saved / "config.json").read_text())
-    assert set(config) >= {"model_type", "vocab", "hidden_size", "num_layers"}
+    assert config == tiny_model.config.to_dict()  # the flat ModelConfig: nothing from the mixin (no seed)
     assert load_file(str(saved / "model.safetensors"))  # plain tensors, readable without rnnlm
 
 

@@ -12,7 +12,10 @@ da_t @ Whh.T backward run inside the loop over time.
 from __future__ import annotations
 
 import numpy as np
+from huggingface_hub import ModelHubMixin
+from safetensors.numpy import load_file
 
+from ..checkpoint import CheckpointMixin, config_from, reading_weights, weights_file
 from ..config import ModelConfig, TrainConfig
 from ..vocab import Vocab
 from .base import check_tensors
@@ -21,8 +24,11 @@ from .numpy_optim import NumpyTrainer
 FORWARD_CHUNK = 1024  # time steps per pass in forward(): activations for B * 1024 * H values at a time
 
 
-class NumpyRNN:
-    """A stack of tanh RNN layers over one-hot characters, with hand-written BPTT."""
+class NumpyRNN(CheckpointMixin, ModelHubMixin):
+    """A stack of tanh RNN layers over one-hot characters, with hand-written BPTT.
+
+    save_pretrained / from_pretrained / push_to_hub come from huggingface_hub's ModelHubMixin (see rnnlm.checkpoint).
+    """
 
     def __init__(self, config: ModelConfig, seed: int = 0, dtype=np.float32):
         self.config = config
@@ -79,6 +85,17 @@ class NumpyRNN:
         check_tensors(self.shapes(), tensors)
         for name, p in self.params.items():
             np.copyto(p, tensors[name], casting="same_kind")
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, revision, cache_dir, force_download, local_files_only, token,
+                         config: ModelConfig | dict | None = None, **model_kwargs) -> "NumpyRNN":
+        """Build from config.json, then load model.safetensors from a local folder or a Hub repo."""
+        path = weights_file(model_id, revision=revision, cache_dir=cache_dir, force_download=force_download,
+                            local_files_only=local_files_only, token=token)
+        model = cls(config_from(config, model_id), **model_kwargs)
+        with reading_weights(path):
+            model.load_tensors(load_file(str(path)))
+        return model
 
     # --- state ------------------------------------------------------------------------------
 

@@ -5,7 +5,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from huggingface_hub import PyTorchModelHubMixin
 
+from ..checkpoint import CheckpointMixin, config_from, reading_weights, weights_file
 from ..config import ModelConfig, TrainConfig
 from ..vocab import Vocab
 from .base import check_tensors
@@ -13,8 +15,12 @@ from .base import check_tensors
 _CELLS = {"lstm": (nn.LSTM, torch.lstm_cell), "gru": (nn.GRU, torch.gru_cell)}
 
 
-class TorchRNN(nn.Module):
-    """Embedding -> N-layer LSTM or GRU (dropout between layers) -> dropout -> linear head."""
+class TorchRNN(CheckpointMixin, nn.Module, PyTorchModelHubMixin):
+    """Embedding -> N-layer LSTM or GRU (dropout between layers) -> dropout -> linear head.
+
+    save_pretrained / from_pretrained / push_to_hub come from huggingface_hub's PyTorchModelHubMixin (see
+    rnnlm.checkpoint).
+    """
 
     def __init__(self, config: ModelConfig, seed: int = 0):
         super().__init__()
@@ -36,6 +42,21 @@ class TorchRNN(nn.Module):
                 with torch.no_grad():
                     getattr(self.rnn, f"bias_ih_l{l}")[H : 2 * H].fill_(1.0)
                     getattr(self.rnn, f"bias_hh_l{l}")[H : 2 * H].fill_(0.0)
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, revision, cache_dir, force_download, local_files_only, token,
+                         config: ModelConfig | dict | None = None, map_location: str = "cpu",
+                         **model_kwargs) -> "TorchRNN":
+        """Build from config.json, then load model.safetensors with the mixin's loader, strictly.
+
+        The mixin's own version loads with strict=False (missing weights would keep their random initial
+        values), prints to stdout, and falls back to unpickling pytorch_model.bin.
+        """
+        path = weights_file(model_id, revision=revision, cache_dir=cache_dir, force_download=force_download,
+                            local_files_only=local_files_only, token=token)
+        model = cls(config_from(config, model_id), **model_kwargs)
+        with reading_weights(path):
+            return cls._load_as_safetensor(model, str(path), map_location, strict=True)
 
     # --- the CharLM interface ---------------------------------------------------------------
 

@@ -1,0 +1,252 @@
+"""The Hub round trip, against a local fake Hub: push, pull, pinned revisions, clear errors, offline use,
+the app's fallback to its bundled checkpoints, and tokens that are sent but never shown."""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shlex
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from huggingface_hub import ModelCard, constants
+
+from rnnlm import checkpoint, cli
+from rnnlm.checkpoint import CheckpointError
+from rnnlm.config import TrainConfig
+from rnnlm.hub import FOLDER_FILES, HubError, HubUnreachableError, load_model, pull, push, resolve_app_sources
+from rnnlm.models import build_model
+from tests.conftest import TEXT, tiny_config
+from tests.hubserver import fake_hub, set_hf_offline  # noqa: F401  (the fixture)
+
+REPO = "fake-user/tiny"
+IDS = np.array([[3, 1, 4, 1, 5, 9, 2, 6]])
+SAMPLES = {"prompt": "BRUTUS:", "seed": 7, "length": 12,
+           "samples": {t: f" sample at {t}" for t in ("0.2", "0.5", "0.8", "1.0", "1.2")}}
+
+
+def tiny(model_type: str, seed: int = 3, **kw):
+    return build_model(tiny_config(model_type, hidden_size=8, num_layers=1, embed_size=4, **kw), seed=seed)
+
+
+def trained_folder(folder: Path, model_type: str = "rnn", seed: int = 3) -> Path:
+    """A folder laid out like a finished run: the checkpoint, its records, and resume/ (never pushed)."""
+    model = tiny(model_type, seed)
+    model.config.training = dict(data="/somewhere/tinyshakespeare.txt", seq_len=16, batch_size=4, lr=0.002,
+                                 max_iters=8, minutes=0.0, seed=1, val_fraction=0.1)
+    model.config.metrics = dict(val_nats_per_char=1.5, val_bits_per_char=1.5 / math.log(2), step=8, chars_seen=512,
+                                train_seconds=2.5, hardware="a test CPU")
+    folder.mkdir(parents=True)
+    (folder / "samples.json").write_text(json.dumps(SAMPLES))
+    (folder / "log.jsonl").write_text('{"step": 8, "val_loss": 1.5}\n')
+    (folder / "timelapse.jsonl").write_text('{"step": 8, "text": "To be"}\n')
+    checkpoint.save(model, folder)
+    checkpoint.save(model, folder / "resume")
+    return folder
+
+
+def logits(model) -> np.ndarray:
+    return model.forward(IDS, model.init_state(1))[0]
+
+
+def files_in(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+# --- the format -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model_type", ["rnn", "lstm", "gru"])
+def test_save_pretrained_is_the_checkpoint_format(model_type, tmp_path):
+    model = tiny(model_type)
+    model.save_pretrained(tmp_path / "m")
+    assert sorted(files_in(tmp_path / "m")) == ["README.md", "config.json", "model.safetensors"]
+    assert json.loads((tmp_path / "m" / "config.json").read_text()) == model.config.to_dict()
+    again = type(model).from_pretrained(tmp_path / "m")
+    assert type(again) is type(model) and again.config == model.config
+    assert np.array_equal(logits(again), logits(checkpoint.load(tmp_path / "m")))
+    assert np.array_equal(logits(again), logits(model))
+
+
+@pytest.mark.parametrize("model_type", ["rnn", "lstm"])
+def test_card_carries_hub_metadata_and_the_run(model_type, tmp_path):
+    folder = trained_folder(tmp_path / "run", model_type)
+    card = ModelCard.load(folder / "README.md")
+    assert card.data.library_name == "rnnlm" and card.data.license == "mit"
+    assert {"character-level", "language-model", model_type} <= set(card.data.tags)
+    assert card.data.datasets == ["tinyshakespeare"]
+    figures = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    assert figures == pytest.approx({"nats_per_char": 1.5, "bits_per_char": 1.5 / math.log(2)}, abs=1e-4)
+    text = card.text
+    assert "a test CPU" in text and "BRUTUS: sample at 0.8" in text and "log.jsonl" in text
+    assert "python -m rnnlm train --model " + model_type in text and "first 90%" in text
+    assert ("pytorch" in text.lower()) == (model_type != "rnn")  # the mixin's default text names PyTorch
+    command = next(line for line in text.splitlines() if line.startswith("python -m rnnlm train"))
+    args = cli.build_parser().parse_args(shlex.split(command)[3:])  # the command the card gives is a valid one
+    recorded = checkpoint.read_config(folder).training
+    assert {k: getattr(args, k) for k in recorded if k in TrainConfig.__dataclass_fields__ and k not in
+            ("data", "val_fraction")} == {k: v for k, v in recorded.items() if k not in ("data", "val_fraction")}
+
+
+def test_card_of_an_untrained_model_renders(tmp_path):
+    checkpoint.save(tiny("gru"), tmp_path / "m")
+    card = ModelCard.load(tmp_path / "m" / "README.md")
+    assert card.data.library_name == "rnnlm" and card.data.eval_results is None
+    assert "Not evaluated yet" in card.text
+
+
+# --- push and pull --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model_type", ["rnn", "lstm", "gru"])
+def test_push_then_pull_gives_identical_files_and_logits(model_type, fake_hub, tmp_path, monkeypatch):
+    folder = trained_folder(tmp_path / "run", model_type)
+    monkeypatch.setenv("HF_TOKEN", fake_hub.token)  # the usual place for a token
+    url = push(folder, REPO)
+    sha = fake_hub.head(REPO)
+    assert url.endswith(f"/commit/{sha}")
+    assert sorted(fake_hub.files(REPO)) == sorted([*FOLDER_FILES, ".gitattributes"])  # no resume/
+
+    pulled = pull(REPO, tmp_path / "pulled")
+    assert pulled.commit == sha and files_in(tmp_path / "pulled") == files_in(folder)
+    assert np.array_equal(logits(load_model(REPO)), logits(checkpoint.load(folder)))
+
+
+def test_a_pinned_revision_is_honoured(fake_hub, tmp_path):
+    first = trained_folder(tmp_path / "a", seed=1)
+    second = trained_folder(tmp_path / "b", seed=2)
+    push(first, REPO, token=fake_hub.token)
+    old = fake_hub.head(REPO)
+    push(second, REPO, token=fake_hub.token)
+    push(first, REPO, revision="exp", token=fake_hub.token)
+    assert np.array_equal(logits(load_model(f"{REPO}@{old}")), logits(checkpoint.load(first)))
+    assert np.array_equal(logits(load_model(REPO)), logits(checkpoint.load(second)))
+    assert np.array_equal(logits(load_model(f"{REPO}@exp")), logits(checkpoint.load(first)))
+    assert pull(f"{REPO}@{old}", tmp_path / "old").commit == old
+
+
+def test_missing_repo_revision_or_file_is_a_clear_error(fake_hub, tmp_path):
+    push(trained_folder(tmp_path / "run"), REPO, token=fake_hub.token)
+    with pytest.raises(HubError, match="no Hub repo fake-user/absent"):
+        load_model("fake-user/absent")
+    with pytest.raises(HubError, match="has no revision 'nope'"):
+        load_model(f"{REPO}@nope")
+    fake_hub.add_repo("fake-user/half", {"config.json": (tmp_path / "run" / "config.json").read_bytes()})
+    with pytest.raises(HubError, match="has no model.safetensors"):
+        load_model("fake-user/half")
+    with pytest.raises(CheckpointError, match="config.json: file not found"):
+        load_model(tmp_path / "not-a-folder")
+
+
+def test_tampered_weights_are_refused(fake_hub, tmp_path):
+    folder = trained_folder(tmp_path / "run", "lstm")
+    push(folder, REPO, token=fake_hub.token)
+    other = checkpoint.save(build_model(tiny_config("lstm", hidden_size=6, num_layers=1, embed_size=4)), tmp_path / "o")
+    files = fake_hub.files(REPO) | {"model.safetensors": (other / "model.safetensors").read_bytes()}
+    fake_hub.add_repo(REPO, files)
+    with pytest.raises(CheckpointError, match=f"{REPO}: .*model.safetensors does not match .*shape"):
+        load_model(REPO)
+    with pytest.raises(CheckpointError, match="does not match"):
+        pull(REPO, tmp_path / "pulled")
+    assert not (tmp_path / "pulled").exists()
+
+
+# --- offline, and the app's sources ---------------------------------------------------------
+
+
+def test_offline_mode_loads_from_the_cache_without_requests(fake_hub, tmp_path, monkeypatch):
+    push(trained_folder(tmp_path / "run"), REPO, token=fake_hub.token)
+    online = logits(load_model(REPO))
+    fake_hub.clear_requests()
+    set_hf_offline(monkeypatch)
+    assert np.array_equal(logits(load_model(REPO)), online)
+    with pytest.raises(HubUnreachableError, match="HF_HUB_OFFLINE=1"):
+        load_model("fake-user/never-downloaded")
+    assert fake_hub.requests == []
+
+
+def bundled_checkpoints(root: Path) -> Path:
+    for name in ("rnn", "lstm", "gru"):
+        checkpoint.save(tiny(name), root / name)
+    return root
+
+
+def test_app_sources_fall_back_to_the_bundled_checkpoints_quickly(fake_hub, tmp_path):
+    bundled = bundled_checkpoints(tmp_path / "checkpoints")
+    push(trained_folder(tmp_path / "run"), REPO, token=fake_hub.token)
+    environ = {"RNNLM_RNN": REPO, "RNNLM_LSTM": "fake-user/not-cached", "RNNLM_GRU": str(bundled / "gru")}
+    first = resolve_app_sources(bundled, environ)
+    sha = fake_hub.head(REPO)
+    assert first["rnn"].commit == sha and first["rnn"].repo_id == REPO and sha[:7] in first["rnn"].description
+    assert first["lstm"].folder == bundled / "lstm" and "no Hub repo" in first["lstm"].note
+    assert first["gru"].folder == bundled / "gru" and first["gru"].note == ""
+
+    fake_hub.stop()
+    start = time.perf_counter()
+    sources = resolve_app_sources(bundled, environ)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 2.0
+    assert sources["rnn"].commit == sha and "local cache" in sources["rnn"].description  # cached: still the Hub model
+    assert sources["lstm"].folder == bundled / "lstm" and sources["lstm"].repo_id is None
+    assert "cannot reach the Hub" in sources["lstm"].note and "bundled" in sources["lstm"].note
+    assert checkpoint.load(sources["rnn"].folder) and checkpoint.load(sources["lstm"].folder)
+
+
+def test_a_hub_that_never_answers_delays_the_app_by_one_short_probe(fake_hub, tmp_path, monkeypatch):
+    bundled = bundled_checkpoints(tmp_path / "checkpoints")
+    with socket.socket() as silent:  # accepts connections (the kernel does), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{silent.getsockname()[1]}")
+        start = time.perf_counter()
+        sources = resolve_app_sources(bundled, {f"RNNLM_{n.upper()}": f"fake-user/{n}" for n in ("rnn", "lstm", "gru")})
+        elapsed = time.perf_counter() - start
+    assert elapsed < 2.0
+    for name, source in sources.items():
+        assert source.folder == bundled / name and "cannot reach the Hub" in source.note
+
+
+def test_offline_app_sources_use_the_bundled_checkpoints_without_requests(fake_hub, tmp_path, monkeypatch):
+    bundled = bundled_checkpoints(tmp_path / "checkpoints")
+    set_hf_offline(monkeypatch)
+    sources = resolve_app_sources(bundled, {"RNNLM_LSTM": f"{REPO}@main"})
+    assert sources["lstm"].folder == bundled / "lstm" and "HF_HUB_OFFLINE=1" in sources["lstm"].note
+    assert fake_hub.requests == []
+
+
+# --- the command line -----------------------------------------------------------------------
+
+
+def test_cli_push_sends_the_token_and_never_shows_it(fake_hub, tmp_path, capsys, caplog):
+    folder = trained_folder(tmp_path / "run", "gru")
+    caplog.set_level(logging.DEBUG)
+    assert cli.main(["push", str(folder), "--repo", REPO, "--revision", "dev", "--token", fake_hub.token]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip().endswith(f"/commit/{fake_hub.head(REPO, 'dev')}")
+    assert fake_hub.token in fake_hub.tokens_sent()
+    assert fake_hub.token not in out + err + caplog.text
+
+
+def test_cli_push_dry_run_lists_files_and_sends_nothing(fake_hub, tmp_path, capsys):
+    folder = trained_folder(tmp_path / "run")
+    (folder / "README.md").unlink()
+    assert cli.main(["push", str(folder), "--repo", REPO, "--dry-run"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert sorted(listed) == sorted(FOLDER_FILES) and fake_hub.requests == []
+
+
+def test_cli_pull_then_sample_and_score_by_hub_id(fake_hub, tmp_path, capsys):
+    push(trained_folder(tmp_path / "run", "lstm"), REPO, token=fake_hub.token)
+    sha = fake_hub.head(REPO)
+    assert cli.main(["pull", f"{REPO}@{sha}", "--out", str(tmp_path / "got")]) == 0
+    assert sha in capsys.readouterr().out
+    assert sorted(files_in(tmp_path / "got")) == sorted(FOLDER_FILES)
+    assert cli.main(["sample", REPO, "--prompt", "BRUTUS:", "--length", "20", "--seed", "1"]) == 0
+    assert capsys.readouterr().out.startswith("BRUTUS:")
+    assert cli.main(["score", f"{REPO}@{sha}", "--text", TEXT[:40], "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["chars_scored"] == 40
+    assert cli.main(["pull", "fake-user/absent", "--out", str(tmp_path / "x")]) == 1
+    assert "no Hub repo fake-user/absent" in capsys.readouterr().err
