@@ -1,0 +1,141 @@
+"""The app under load: start it, time one compare on an idle server, then 20 users comparing at once.
+
+    python benchmarks/bench_app_load.py            # the bundled checkpoints/rnn, lstm, gru
+    python benchmarks/bench_app_load.py --tiny     # tiny checkpoints trained here in seconds
+    python benchmarks/bench_app_load.py --checkpoints DIR   # DIR/rnn, DIR/lstm, DIR/gru
+
+Starts `python app.py` as a visitor's server would run, on a free port, and prints the time until
+it answers, then time-to-first-characters and total latency of /compare through gradio_client:
+alone (the issue's targets: first characters < 0.3 s, 500 characters from all three < 1.5 s) and
+with --users concurrent users (errors must be 0; p50 and p95).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as a plain script from anywhere
+
+PROMPT = "JULIET:\nO Romeo, Romeo! wherefore art thou"
+
+
+def start_app(folders: dict[str, Path], port: int) -> tuple[subprocess.Popen, float]:
+    """`python app.py` serving folders on port; returns the process and seconds until it answered."""
+    env = os.environ | {f"RNNLM_{n.upper()}": str(f) for n, f in folders.items()} | {"GRADIO_SERVER_PORT": str(port)}
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
+            return proc, time.perf_counter() - start
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"app.py exited: {proc.stderr.read().decode()[-2000:]}") from None
+            time.sleep(0.05)
+
+
+def one_compare(client, length: int, seed: int) -> dict:
+    """Seconds to the first update holding generated characters, and to the complete three texts."""
+    start = time.perf_counter()
+    job = client.submit(PROMPT, length, 0.8, 0, 1.0, str(seed), api_name="/compare")
+    first = None
+    for out in job:
+        if first is None and any(len(t) > len(PROMPT) for t in out[:3]):
+            first = time.perf_counter() - start
+    texts = job.result()[:3]
+    total = time.perf_counter() - start
+    if not all(len(t) == len(PROMPT) + length for t in texts):
+        raise RuntimeError(f"incomplete texts: lengths {[len(t) for t in texts]}")
+    return dict(first=first if first is not None else total, total=total)
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank)."""
+    values = sorted(values)
+    return values[min(len(values) - 1, max(0, round(q / 100 * len(values) + 0.5) - 1))]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--tiny", action="store_true", help="train tiny checkpoints in a temporary folder and use those")
+    p.add_argument("--checkpoints", help="a folder with rnn/, lstm/ and gru/ (default: the bundled checkpoints/)")
+    p.add_argument("--users", type=int, default=20, help="concurrent gradio_client users (default 20)")
+    p.add_argument("--length", type=int, default=500, help="characters per model per compare (default 500)")
+    p.add_argument("--solo", type=int, default=5, help="compares timed one at a time on the idle server (default 5)")
+    args = p.parse_args()
+
+    from gradio_client import Client
+
+    from tests.make_tiny_checkpoints import free_port, make_tiny_checkpoints
+
+    scratch = tempfile.TemporaryDirectory(prefix="rnnlm-bench-")  # removed on exit
+    if args.tiny:
+        folders = make_tiny_checkpoints(Path(scratch.name))
+    else:
+        root = Path(args.checkpoints) if args.checkpoints else REPO / "checkpoints"
+        folders = {n: root / n for n in ("rnn", "lstm", "gru")}
+        missing = [str(f) for f in folders.values() if not (f / "config.json").is_file()]
+        if missing:
+            print(f"no checkpoint in {', '.join(missing)}; use --tiny or --checkpoints DIR", file=sys.stderr)
+            return 2
+    port = free_port()
+    proc, ready = start_app(folders, port)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        print(f"checkpoints: {', '.join(str(f) for f in folders.values())}")
+        print(f"app ready after {ready:.2f} s (python app.py until the page answers)")
+
+        client = Client(url, verbose=False)
+        one_compare(client, args.length, 0)  # warm-up: first-call costs are not what a visitor waits for
+        solo = [one_compare(client, args.length, seed) for seed in range(1, args.solo + 1)]
+        print(f"one user, {args.length} chars x 3 models, {args.solo} runs: first chars median "
+              f"{statistics.median(r['first'] for r in solo):.3f} s, complete median "
+              f"{statistics.median(r['total'] for r in solo):.3f} s (best {min(r['total'] for r in solo):.3f} s)")
+
+        clients = [Client(url, verbose=False) for _ in range(args.users)]
+        results, errors = [], []
+        lock, go = threading.Lock(), threading.Event()
+
+        def user(i: int) -> None:
+            go.wait()
+            try:
+                r = one_compare(clients[i], args.length, 100 + i)
+                with lock:
+                    results.append(r)
+            except Exception as e:  # every failure counts, whatever its kind
+                with lock:
+                    errors.append(f"user {i}: {type(e).__name__}: {e}")
+
+        threads = [threading.Thread(target=user, args=(i,)) for i in range(args.users)]
+        for t in threads:
+            t.start()
+        start = time.perf_counter()
+        go.set()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - start
+        totals, firsts = [r["total"] for r in results], [r["first"] for r in results]
+        print(f"{args.users} concurrent users, one compare each ({wall:.1f} s wall): errors {len(errors)}")
+        for e in errors:
+            print(f"  {e}")
+        if results:
+            print(f"  latency      p50 {pct(totals, 50):.2f} s   p95 {pct(totals, 95):.2f} s   max {max(totals):.2f} s")
+            print(f"  first chars  p50 {pct(firsts, 50):.2f} s   p95 {pct(firsts, 95):.2f} s")
+        return 1 if errors else 0
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        scratch.cleanup()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,200 @@
+"""Pre-computed material from the checkpoint folders: loss curves, the training time-lapse, a
+temperature x model grid of samples, and model cards. Everything is read once, at start.
+
+Files read from each model's folder (all optional; a missing one leaves its part empty):
+
+    log.jsonl        written by rnnlm.train: rows with step, chars, seconds and val_loss (nats/char)
+    timelapse.jsonl  written by rnnlm.train: rows with fraction, step, chars, seconds, prompt, text
+    samples.json     final samples at several temperatures, from one prompt and seed:
+                         {"prompt": "\\n", "seed": 7, "length": 300,
+                          "samples": {"0.2": "...", "0.5": "...", "0.8": "...", "1.0": "...", "1.2": "..."}}
+                     temperatures are the keys, as strings; "length" is optional
+    README.md        the model card (Hub front matter between --- lines is dropped)
+"""
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .loading import Loaded
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The JSON objects in a .jsonl file; a missing file or a torn last line gives what is readable."""
+    rows = []
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a run killed mid-write leaves half a line
+            if isinstance(row, dict):
+                rows.append(row)
+    return rows
+
+
+def read_samples(path: Path) -> dict:
+    """samples.json as {"prompt", "seed", "samples": {temperature: text}}; empty when missing or malformed."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    if not isinstance(doc, dict) or not isinstance(doc.get("samples"), dict):
+        return {}
+    return doc
+
+
+def strip_front_matter(card: str) -> str:
+    """A model card without its leading '---' YAML block (the Hub's metadata, not for reading)."""
+    if card.startswith("---"):
+        end = card.find("\n---", 3)  # the closing fence
+        if end != -1:
+            after = card.find("\n", end + 4)
+            return card[after + 1 :] if after != -1 else ""
+    return card
+
+
+@dataclass
+class Gallery:
+    """Everything the Gallery and Models tabs show, read from the models' folders."""
+
+    models: list[Loaded]
+    logs: dict[str, list[dict]] = field(default_factory=dict)
+    lapses: dict[str, list[dict]] = field(default_factory=dict)
+    samples: dict[str, dict] = field(default_factory=dict)
+    cards: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, models: dict[str, Loaded]) -> "Gallery":
+        """Read every model folder's records (the folder of an unavailable model may still have some)."""
+        g = cls(list(models.values()))
+        for m in g.models:
+            folder = m.folder
+            if folder is None:
+                continue
+            g.logs[m.name] = read_jsonl(folder / "log.jsonl")
+            g.lapses[m.name] = read_jsonl(folder / "timelapse.jsonl")
+            g.samples[m.name] = read_samples(folder / "samples.json")
+            card = folder / "README.md"
+            if card.is_file():
+                g.cards[m.name] = strip_front_matter(card.read_text(encoding="utf-8", errors="replace"))
+        return g
+
+    # --- loss curves ----------------------------------------------------------------------
+
+    def curve_rows(self) -> list[dict]:
+        """Validation points of every model: model, million chars seen, minutes of training, val nats/char."""
+        return [
+            {"model": m.label, "chars (millions)": r["chars"] / 1e6, "minutes": r["seconds"] / 60,
+             "val nats/char": r["val_loss"]}
+            for m in self.models for r in self.logs.get(m.name, [])
+            if {"val_loss", "chars", "seconds"} <= r.keys()
+        ]
+
+    def curves(self):
+        """curve_rows as a pandas DataFrame (what gr.LinePlot takes)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.curve_rows(), columns=["model", "chars (millions)", "minutes", "val nats/char"])
+
+    # --- time-lapse -----------------------------------------------------------------------
+
+    def lapse_fractions(self) -> list[float]:
+        """Points of training (fractions of the run) at which any model left a sample."""
+        return sorted({float(r["fraction"]) for rows in self.lapses.values() for r in rows if "fraction" in r})
+
+    def lapse_frame(self, index) -> list[tuple[str, str]]:
+        """(caption, text) per model at the index-th time-lapse point: each model's latest sample up to it."""
+        fractions = self.lapse_fractions()
+        try:
+            index = min(max(int(index), 0), len(fractions) - 1)
+        except (TypeError, ValueError):
+            index = len(fractions) - 1
+        frame = []
+        for m in self.models:
+            rows = [r for r in self.lapses.get(m.name, [])
+                    if fractions and float(r.get("fraction", 2)) <= fractions[index]]
+            if not rows:
+                frame.append((f"{m.label}: no time-lapse recorded", ""))
+                continue
+            r = rows[-1]
+            caption = (f"{m.label} at {float(r['fraction']):.0%} of training: step {r.get('step', 0):,}, "
+                       f"{r.get('chars', 0) / 1e6:.2f}M characters seen, {r.get('seconds', 0) / 60:.1f} min")
+            frame.append((caption, r.get("text", "")))
+        return frame
+
+    # --- temperature x model grid ---------------------------------------------------------
+
+    def sample_grid_html(self) -> str:
+        """An HTML table: one row per temperature, one column per model."""
+        temps = sorted({t for d in self.samples.values() for t in d.get("samples", {})}, key=float)
+        if not temps:
+            return "<p>No samples.json in the checkpoint folders yet.</p>"
+        head = "".join(f"<th>{html.escape(m.label)}</th>" for m in self.models)
+        body = []
+        for t in temps:
+            cells = "".join(
+                f"<td><pre>{html.escape(str(self.samples.get(m.name, {}).get('samples', {}).get(t, '')))}</pre></td>"
+                for m in self.models
+            )
+            body.append(f"<tr><th>T = {html.escape(t)}</th>{cells}</tr>")
+        first = next(d for d in self.samples.values() if d.get("samples"))
+        caption = (f"Prompt {first.get('prompt', '')!r}, seed {first.get('seed', '?')}: the same random draws in every cell,"
+                   " so down a column only the temperature changes and across a row only the model.")
+        return (f'<table class="sample-grid"><caption>{html.escape(caption)}</caption>'
+                f"<tr><th></th>{head}</tr>{''.join(body)}</table>")
+
+    # --- model cards ----------------------------------------------------------------------
+
+    def card_markdown(self, m: Loaded) -> str:
+        """The facts of one model as Markdown: a fallback's warning, architecture, sizes, data, figures, source."""
+        head = f"### {m.label}\n\n" + (f"⚠️ {m.note}\n\n" if m.note else "")
+        if not m.available:
+            return f"{head}**Unavailable.** {m.error}"
+        c = m.model.config
+        training, metrics = c.training, c.metrics
+        rows = [
+            ("architecture", architecture(c)),
+            ("parameters", f"{m.model.num_params():,}"),
+            ("vocabulary", f"{c.vocab_size} characters"),
+            ("loaded from", f"{m.source} in {m.load_seconds:.2f} s"),
+        ]
+        if m.repo_id:
+            rows.append(("Hub repo", f"`{m.repo_id}`"))
+        if m.commit:
+            rows.append(("commit", f"`{m.commit}`"))
+        if training:
+            budget = (f"{training['minutes']:g} minutes" if training.get("minutes")
+                      else f"{training.get('max_iters', 0):,} steps")
+            rows.append(("data", f"{Path(str(training.get('data', '?'))).name}: first "
+                                 f"{1 - float(training.get('val_fraction', 0.1)):.0%} trains, the rest validates"))
+            rows.append(("training", f"batches of {training.get('batch_size')} x {training.get('seq_len')} characters, "
+                                     f"peak lr {training.get('lr')}, a budget of {budget}"))
+        if metrics:
+            rows.append(("best validation", f"{metrics['val_nats_per_char']:.4f} nats/char = "
+                                            f"{metrics['val_bits_per_char']:.4f} bits/char at step {metrics.get('step', 0):,}"))
+            rows.append(("seen by then", f"{metrics.get('chars_seen', 0) / 1e6:.1f}M characters in "
+                                         f"{metrics.get('train_seconds', 0) / 60:.1f} min of training"))
+        if metrics.get("hardware"):
+            rows.append(("trained on", str(metrics["hardware"])))
+        if metrics.get("command"):
+            rows.append(("to train it again", f"`{metrics['command']}`"))
+        return head + "\n".join(f"- **{k}:** {v}" for k, v in rows) + "\n"
+
+
+ARCHITECTURES = {  # model_type -> one sentence, filled from the ModelConfig
+    "rnn": "{L}-layer vanilla tanh RNN, {H} units, one-hot input, linear read-out over {V} characters; "
+           "numpy, hand-written BPTT",
+    "lstm": "{L}-layer LSTM, {H} units, {E}-wide character embedding, dropout {D}, linear read-out over "
+            "{V} characters; torch",
+    "gru": "{L}-layer GRU, {H} units, {E}-wide character embedding, dropout {D}, linear read-out over "
+           "{V} characters; torch",
+}
+
+
+def architecture(c) -> str:
+    """One sentence on a model's architecture and sizes."""
+    return ARCHITECTURES[c.model_type].format(
+        L=c.num_layers, H=c.hidden_size, E=c.embed_size, D=c.dropout, V=c.vocab_size)

@@ -1,0 +1,172 @@
+"""What runs a model per request: streamed generation (one model or three interleaved) and scoring."""
+from __future__ import annotations
+
+import html
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from ..sample import SampleSettings, Stream
+from ..score import Score, score
+from .loading import Loaded
+
+ROUND_CHARS = 5  # characters each model adds per round of compare: small, so columns grow together
+EVERY_CHARS = 20  # yield an update after this many new characters per column ...
+EVERY_SECONDS = 0.05  # ... or after this long, whichever comes first
+HEATMAP_CHARS = 1500  # characters shown in the surprisal heat map (the figures cover the whole text)
+HEATMAP_MAX_BITS = 8.0  # surprisal shown at full colour; a uniform guess over 65 characters is 6 bits
+
+
+@dataclass
+class Column:
+    """One model's text so far in a stream, and how fast it came."""
+
+    loaded: Loaded
+    stream: Stream
+    pieces: list[str] = field(default_factory=list)
+    seconds: float = 0.0  # time spent in this model (prompt warm-up included), not in the others
+    done: bool = False
+
+    def __post_init__(self):
+        self._chars = iter(self.stream)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+    @property
+    def chars_per_second(self) -> float:
+        return len(self.pieces) / self.seconds if self.seconds > 0 else 0.0
+
+    def advance(self, n: int) -> None:
+        """Draw up to n more characters."""
+        start = time.perf_counter()
+        for _ in range(n):
+            ch = next(self._chars, None)
+            if ch is None:
+                self.done = True
+                break
+            self.pieces.append(ch)
+        else:
+            self.done = len(self.pieces) >= self.stream.settings.length
+        self.seconds += time.perf_counter() - start
+
+
+def open_columns(models: list[Loaded], prompt: str, settings: SampleSettings) -> list[Column]:
+    """A column per model, each with its own generator seeded alike: the same uniform draw for the
+    i-th character of every model, so their texts differ only where the models do."""
+    return [Column(m, Stream(m.model, prompt, settings, rng=np.random.default_rng(settings.seed))) for m in models]
+
+
+def interleave(columns: list[Column], round_chars: int = ROUND_CHARS) -> Iterator[list[Column]]:
+    """Advance every column a few characters at a time, round-robin, yielding them as they grow.
+
+    One loop, not a thread per model: on a small server the models would only take turns on the
+    same cores anyway, and round-robin keeps the columns side by side as they stream.
+    """
+    last, fresh, first = time.perf_counter(), 0, True
+    while not all(c.done for c in columns):
+        for c in columns:
+            if not c.done:
+                c.advance(round_chars)
+        fresh += round_chars
+        now = time.perf_counter()
+        if first or fresh >= EVERY_CHARS or now - last >= EVERY_SECONDS:
+            first, fresh, last = False, 0, now
+            yield columns
+    if fresh or first:
+        yield columns
+
+
+def generate_stream(loaded: Loaded, prompt: str, settings: SampleSettings) -> Iterator[Column]:
+    """One model's continuation of prompt, yielded as it grows (the last yield is complete)."""
+    (column,) = open_columns([loaded], prompt, settings)
+    for (c,) in interleave([column], round_chars=1):
+        yield c
+
+
+def compare_stream(models: list[Loaded], prompt: str, settings: SampleSettings) -> Iterator[list[Column]]:
+    """Every model's continuation of prompt from the same random stream, growing side by side."""
+    yield from interleave(open_columns(models, prompt, settings))
+
+
+def column_stats(c: Column) -> str:
+    """'1,234 chars/s · 300 chars in 0.24 s' for one finished or growing column."""
+    return f"{c.chars_per_second:,.0f} chars/s · {len(c.pieces)} chars in {c.seconds:.2f} s"
+
+
+def model_facts(m: Loaded) -> str:
+    """'3.3M parameters · val 2.07 bits/char' (what a column header says about its model)."""
+    if not m.available:
+        return "unavailable"
+    n = m.model.num_params()
+    size = f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.0f}K"
+    bits = m.metrics.get("val_bits_per_char")
+    val = f"val {bits:.3f} bits/char" if bits is not None else "val bits/char not recorded"
+    return f"{size} parameters · {val}"
+
+
+# --- scoring --------------------------------------------------------------------------------
+
+
+def score_all(models: list[Loaded], text: str, context: str = "\n") -> list[tuple[Loaded, Score]]:
+    """Each available model's score of text (each character given all before it, after context)."""
+    return [(m, score(m.model, text, context=context)) for m in models]
+
+
+def score_rows(results: list[tuple[Loaded, Score]]) -> list[list]:
+    """One table row per model: label, bits/char, perplexity, nats/char, chars scored, next-char entropy."""
+    return [
+        [m.label, round(s.bits_per_char, 4), round(s.perplexity, 3), round(s.nats_per_char, 4),
+         s.chars_scored, round(s.next_entropy_bits, 3)]
+        for m, s in results
+    ]
+
+
+SCORE_HEADERS = ["model", "bits/char", "perplexity", "nats/char", "chars scored", "next-char entropy (bits)"]
+
+
+def show_char(ch: str) -> str:
+    """A character as a label can show it: spaces and newlines made visible."""
+    return {" ": "␣ (space)", "\n": "↵ (newline)", "\t": "⇥ (tab)"}.get(ch, ch)
+
+
+def next_char_top(m: Loaded, s: Score, k: int = 10) -> dict[str, float]:
+    """The k likeliest next characters after the text, display form -> probability."""
+    top = np.argsort(-s.next_probs, kind="stable")[:k]
+    return {show_char(m.model.vocab.chars[i]): float(s.next_probs[i]) for i in top}
+
+
+def heatmap_html(results: list[tuple[Loaded, Score]], limit: int = HEATMAP_CHARS) -> str:
+    """Per-character surprisal of each model as coloured text: the redder, the more surprised.
+
+    Hovering a character shows its probability and surprisal in bits.
+    """
+    rows = []
+    for m, s in results:
+        bits = s.surprisal_bits[:limit]  # (N,)
+        spans = []
+        for ch, b in zip(s.text[:limit], bits):
+            level = min(int(b / HEATMAP_MAX_BITS * 10), 10)  # 11 colour steps keep the page small
+            shown = "↵" if ch == "\n" else html.escape(ch)
+            tip = f"{show_char(ch)}: p = {2.0 ** -b:.3g}, {b:.2f} bits"
+            spans.append(f'<span class="s{level}" title="{html.escape(tip)}">{shown}</span>' + ("<br>" if ch == "\n" else ""))
+        more = f" (first {limit:,} of {len(s.text):,} characters shown)" if len(s.text) > limit else ""
+        rows.append(f'<div class="heat-row"><div class="heat-title">{html.escape(m.label)} · '
+                    f"{s.bits_per_char:.3f} bits/char{more}</div><div class=\"heat-text\">{''.join(spans)}</div></div>")
+    v = results[0][0].model.config.vocab_size if results else 65
+    legend = ('<div class="heat-legend">surprisal: '
+              + "".join(f'<span class="s{i}">{i * HEATMAP_MAX_BITS / 10:g}</span>' for i in range(0, 11, 2))
+              + f" bits and more (−log₂ p; {math.log2(v):.1f} bits is a blind guess among {v} characters)</div>")
+    return f'<div class="heatmap">{legend}{"".join(rows)}</div>'
+
+
+def heatmap_css() -> str:
+    """Styles for heatmap_html: one background step per surprisal level."""
+    steps = "".join(f".heatmap .s{i}{{background:rgba(230,57,70,{i / 10:.1f})}}" for i in range(11))
+    return (steps + ".heatmap .heat-text{font-family:ui-monospace,monospace;font-size:1.05em;white-space:pre-wrap;"
+            "line-height:1.7;word-break:break-all}.heatmap .heat-title{font-weight:600;margin:.6em 0 .2em}"
+            ".heatmap .heat-legend span{padding:0 .4em;font-family:ui-monospace,monospace}")

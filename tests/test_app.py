@@ -1,0 +1,209 @@
+"""The Gradio app through its API, as gradio_client callers see it: streaming, compare on one random
+stream, scoring, and a message (never a traceback) for every kind of bad input."""
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+from rnnlm import MODELS
+from rnnlm import playground as pg
+from tests.make_tiny_checkpoints import REPO, make_tiny_checkpoints, serve_app
+
+PROMPT = "BRUTUS:\n"
+OK = dict(length=40, temperature=0.8, top_k=0, top_p=1.0, seed="5")  # valid settings to vary one at a time
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    return make_tiny_checkpoints(tmp_path_factory.getbasetemp() / "tiny-checkpoints")
+
+
+@pytest.fixture(scope="module")
+def client(folders):
+    with serve_app(folders) as (_, url):
+        yield Client(url, verbose=False)
+
+
+def generate(client, prompt=PROMPT, model="lstm", **changes):
+    s = OK | changes
+    return client.predict(model, prompt, s["length"], s["temperature"], s["top_k"], s["top_p"], s["seed"],
+                          api_name="/generate")
+
+
+def compare(client, prompt=PROMPT, **changes):
+    s = OK | changes
+    return client.predict(prompt, s["length"], s["temperature"], s["top_k"], s["top_p"], s["seed"], api_name="/compare")
+
+
+# --- what a visitor relies on ---------------------------------------------------------------------
+
+
+def test_generate_streams_partial_updates_before_the_final_text(client):
+    job = client.submit("gru", PROMPT, 300, 0.8, 0, 1.0, "11", api_name="/generate")
+    texts = [out[0] for out in job]  # each streamed update, in order
+    final = job.result()[0]
+    assert len(texts) >= 4, "expected several partial updates"
+    assert all(final.startswith(t) for t in texts) and len(set(map(len, texts))) == len(texts)  # growing prefixes
+    assert final.startswith(PROMPT) and len(final) == len(PROMPT) + 300
+    assert "chars/s" in job.result()[1]
+
+
+def test_compare_gives_three_texts_and_the_same_seed_the_same_three(client):
+    first, again, other = compare(client, seed="42"), compare(client, seed="42"), compare(client, seed="43")
+    texts = first[:3]
+    assert all(t.startswith(PROMPT) and len(t) == len(PROMPT) + 40 for t in texts)
+    assert first[:3] == again[:3]
+    assert other[:3] != first[:3]
+    assert all("parameters" in s and "bits/char" in s and "chars/s" in s for s in first[3:6])
+
+
+def test_compare_columns_share_one_random_stream_with_generate(client):
+    # one uniform per character, seeded alike: a column of compare is what generate gives that model
+    texts = compare(client, seed="9")[:3]
+    for name, text in zip(pg.APP_MODELS, texts):
+        assert generate(client, model=name, seed="9")[0] == text
+
+
+def test_score_returns_finite_figures_heat_map_and_next_characters(client):
+    table, heat, *labels, notes = client.predict("BRUTUS:\nThe night is long.", api_name="/score")
+    assert [row[0] for row in table["data"]] == [MODELS[n] for n in pg.APP_MODELS]
+    assert all(math.isfinite(x) and x > 0 for row in table["data"] for x in row[1:])
+    assert heat.count('<span class="s') > 3 * len("BRUTUS:\nThe night is long.")
+    for label in labels:
+        probs = [c["confidence"] for c in label["confidences"]]
+        assert len(probs) == 10 and probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-9
+
+
+# --- bad input: a clamped value and a note naming it, or a clear error ----------------------------
+
+CLAMPS = [
+    (dict(length=0), "length 0 is below 1", lambda text: len(text) == len(PROMPT) + 1),
+    (dict(length=-5), "length -5 is below 1", lambda text: len(text) == len(PROMPT) + 1),
+    (dict(length=1e6), "length 1,000,000 is above 2,000", lambda text: len(text) == len(PROMPT) + 2000),
+    (dict(length=12.5), "length 12.5 is not a whole number", lambda text: len(text) == len(PROMPT) + 12),
+    (dict(temperature=-1), "temperature -1 is below 0", None),
+    (dict(temperature="NaN"), "temperature nan is not a number", None),  # JSON has no NaN: API callers send text
+    (dict(temperature=100), "temperature 100 is above 2", None),
+    (dict(temperature="hot"), "temperature 'hot' is not a number", None),
+    (dict(top_k=-3), "top-k -3 is below 0", None),
+    (dict(top_p=0), "top-p 0 is below 0.01", None),
+    (dict(top_p=2), "top-p 2 is above 1", None),
+    (dict(seed="abc"), "seed 'abc' is not a number", None),
+    (dict(seed="-1"), "seed -1 is not a whole number from 0", None),
+    (dict(seed="1.5"), "seed 1.5 is not a whole number from 0", None),
+]
+
+
+@pytest.mark.parametrize("change, message, check", CLAMPS, ids=[f"{k}={v}" for c, _, _ in CLAMPS for k, v in c.items()])
+def test_out_of_range_inputs_are_clamped_with_a_note_naming_them(client, change, message, check):
+    text, stats, notes = generate(client, **change)
+    assert message in notes
+    assert text.startswith(PROMPT) and len(text) > len(PROMPT)
+    if check:
+        assert check(text)
+
+
+def test_nan_and_infinite_numbers_are_replaced_or_clamped():
+    req = pg.check_sampling(PROMPT, math.inf, math.nan, math.nan, -math.inf, "7")
+    s = req.settings
+    assert (s.length, s.temperature, s.top_k, s.top_p) == (2000, 0.8, 0, 0.01)
+    assert [n.text.split(" is ")[0] for n in req.notes] == ["length inf", "temperature nan", "top-k nan", "top-p -inf"]
+
+
+def test_top_k_zero_means_off_and_says_so(client):
+    text, stats, notes = generate(client, top_k=0)
+    assert notes == "" and "top-k off (0)" in stats
+
+
+def test_random_seed_is_drawn_and_shown(client):
+    text, stats, _ = generate(client, seed="random")
+    assert "drawn at random" in stats
+
+
+def test_empty_prompt_starts_from_a_newline_and_says_so(client):
+    text, _, notes = generate(client, prompt="")
+    assert len(text) == OK["length"] and "prompt is empty" in notes
+
+
+def test_unknown_characters_are_listed_back_as_skipped(client):
+    text, _, notes = generate(client, prompt="BRUTUS 😀:\n")
+    assert "U+1F600" in notes and "Skipped" in notes
+    _, _, notes = generate(client, prompt="😀🙂")
+    assert "U+1F600" in notes and "U+1F642" in notes and "start from a newline" in notes
+
+
+def test_a_megabyte_prompt_is_cut_to_its_end(client):
+    prompt = "BRUTUS:\nThe night is long.\n" * (1_000_000 // 26)
+    text, _, notes = generate(client, prompt=prompt)
+    assert "using its last 2,000" in notes
+    assert text.startswith(prompt[-2000:]) and len(text) == 2000 + OK["length"]
+
+
+def test_unknown_model_is_an_error_naming_the_choices(client):
+    with pytest.raises(AppError, match="unknown model 'transformer'; choose one of: rnn, lstm, gru"):
+        generate(client, model="transformer")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "Nothing to score"),
+    ("😀🙂", "the models know none of these characters: '😀' \\(U\\+1F600\\)"),
+])
+def test_unscorable_text_is_an_error(client, text, message):
+    with pytest.raises(AppError, match=message):
+        client.predict(text, api_name="/score")
+
+
+def test_scoring_a_megabyte_scores_its_start_and_skipped_characters_are_listed(client):
+    table, _, *_, notes = client.predict("BRUTUS 😀:\n" * 100_000, api_name="/score")
+    assert "scoring its first 5,000" in notes and "U+1F600" in notes
+    assert all(row[4] > 4000 for row in table["data"])  # chars scored
+
+
+# --- the gallery and the models' cards, read from the checkpoint folders ---------------------------
+
+
+def test_gallery_reads_curves_time_lapse_samples_and_cards(folders, monkeypatch):
+    for var in pg.ENV_VARS.values():
+        monkeypatch.delenv(var, raising=False)  # root decides, not the variables the served app was given
+    models = pg.load_models(root=folders["rnn"].parent)
+    g = pg.Gallery.read(models)
+    curves = g.curves()
+    assert set(curves["model"]) == {m.label for m in models.values()} and curves["val nats/char"].gt(0).all()
+    assert g.lapse_fractions() == [0.01, 0.05, 0.2, 0.5, 1.0]
+    early, late = g.lapse_frame(0), g.lapse_frame(4)
+    assert all("at 1% of training" in caption and text for caption, text in early)
+    assert all("at 100% of training" in caption for caption, _ in late)
+    grid = g.sample_grid_html()
+    assert all(f"T = {t}" in grid for t in ("0.2", "0.5", "0.8", "1.0", "1.2"))
+    for m in models.values():
+        card = g.card_markdown(m)
+        assert "parameters" in card and "bits/char" in card and str(m.folder.parent) in card
+
+
+# --- a missing checkpoint -------------------------------------------------------------------------
+
+
+def test_missing_folders_are_reported_not_raised(tmp_path, monkeypatch):
+    for var in pg.ENV_VARS.values():
+        monkeypatch.delenv(var, raising=False)
+    models = pg.load_models(root=tmp_path)
+    assert not any(m.available for m in models.values())
+    assert "LSTM (torch) is unavailable: no checkpoint at" in models["lstm"].error and "RNNLM_LSTM" in models["lstm"].error
+
+
+def test_missing_checkpoint_leaves_the_app_working_and_named_unavailable(folders, tmp_path):
+    env = os.environ | {"RNNLM_RNN": str(folders["rnn"]), "RNNLM_LSTM": str(tmp_path / "nowhere"),
+                        "RNNLM_GRU": str(folders["gru"])}
+    code = ("import app; print(app.status_markdown()); "
+            "print(*list(app.compare('BRUTUS:', 20, 0.8, 0, 1, '3'))[-1][:3], sep='|')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "LSTM (torch) is unavailable: no checkpoint at" in out.stdout and "nowhere" in out.stdout
+    rnn_text, lstm_text, gru_text = out.stdout.strip().splitlines()[-1].split("|")
+    assert rnn_text.startswith("BRUTUS:") and lstm_text == "" and gru_text.startswith("BRUTUS:")
