@@ -1,0 +1,120 @@
+"""Train the three bundled Tiny Shakespeare checkpoints from scratch and write their folders.
+
+    python checkpoints/build.py --data ../shared/data/tinyshakespeare.txt            # all three
+    python checkpoints/build.py --data ../shared/data/tinyshakespeare.txt --only rnn # one
+
+Each model trains with the `python -m rnnlm train` command in RECIPES, into --runs/<name>/; a run
+that was stopped is continued with --resume, so the script can be run again until done. Then
+checkpoints/<name>/ gets: config.json + model.safetensors (the best weights), README.md (the
+model card), log.jsonl (thinned), timelapse.jsonl and samples.json (final samples at five
+temperatures from fixed seeds).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from rnnlm import checkpoint, generate, score  # noqa: E402
+from rnnlm.data import read_text, split  # noqa: E402
+
+DATA = "../shared/data/tinyshakespeare.txt"
+RECIPES = {
+    "rnn": "--model rnn --hidden-size 512 --num-layers 2 --seq-len 100 --batch-size 64 --lr 2e-3 --max-iters 3000 --eval-every 250",
+    "lstm": "--model lstm --hidden-size 512 --num-layers 2 --dropout 0.25 --seq-len 100 --batch-size 32 --lr 2e-3 --max-iters 4000 --eval-every 500",
+    "gru": "--model gru --hidden-size 512 --num-layers 2 --dropout 0.25 --seq-len 100 --batch-size 32 --lr 2e-3 --max-iters 3000 --eval-every 500",
+}
+# How the bundled runs deviated from a plain run of their recipe; shown on the card.
+HISTORY = {
+    "lstm": "started with --max-iters 6000 and resumed at step 1,040 with --max-iters 4000 "
+            "(log.jsonl's lr column shows the schedule's step); the recipe runs the 4000-step schedule throughout",
+}
+TIME_NOTE = "wall time on the 2-core machine while it also ran other jobs, so it overstates an idle machine's time"
+TEMPERATURES = ("0.2", "0.5", "0.8", "1.0", "1.2")
+SAMPLE_PROMPT, SAMPLE_SEED, SAMPLE_LENGTH = "ROMEO:", 7, 400
+MAX_LOG_ROWS = 400  # train-loss rows kept in the bundled log; every validation row is kept
+VAL_PROBE = 5000  # characters of the validation split scored for the card (tests re-measure it)
+
+
+def hardware() -> str:
+    """CPU model and core count, e.g. 'Intel Xeon ... (2 cores)'."""
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name} ({os.cpu_count()} cores, CPU only)"
+
+
+def command(name: str, data: str, runs: Path) -> list[str]:
+    """The training command for a model, or its --resume form when a stopped run exists."""
+    out = runs / name
+    if (out / "resume" / "progress.json").is_file():
+        return [sys.executable, "-m", "rnnlm", "train", "--resume", str(out)]
+    return [sys.executable, "-m", "rnnlm", "train", *shlex.split(RECIPES[name]), "--data", data, "--out", str(out)]
+
+
+def thin(rows: list[dict]) -> list[dict]:
+    """Every validation row, and at most MAX_LOG_ROWS evenly spaced training rows."""
+    train_rows = [r for r in rows if "train_loss" in r]
+    keep = set(range(0, len(train_rows), max(1, len(train_rows) // MAX_LOG_ROWS)))
+    kept = {id(r) for i, r in enumerate(train_rows) if i in keep or i == len(train_rows) - 1}
+    return [r for r in rows if "val_loss" in r or id(r) in kept]
+
+
+def bundle(name: str, data: str, runs: Path, dest: Path) -> None:
+    """Write checkpoints/<name>/ from the finished run."""
+    run = runs / name
+    model = checkpoint.load(run)
+    val_text = split(read_text(data), model.config.training.get("val_fraction", 0.1))[1]
+    probe = score(model, val_text[:VAL_PROBE])
+    model.config.training["data"] = "tinyshakespeare.txt"
+    model.config.metrics |= dict(
+        hardware=hardware(),
+        val_first_5000_nats_per_char=probe.nats_per_char,
+        command=f"python -m rnnlm train {RECIPES[name]} --data {DATA} --out runs/{name}",
+        training_time_note=TIME_NOTE,
+    )
+    if name in HISTORY:
+        model.config.metrics["history"] = HISTORY[name]
+    dest.mkdir(parents=True, exist_ok=True)
+    samples = {t: generate(model, SAMPLE_PROMPT, length=SAMPLE_LENGTH, temperature=float(t), seed=SAMPLE_SEED)
+               for t in TEMPERATURES}
+    (dest / "samples.json").write_text(json.dumps(
+        dict(prompt=SAMPLE_PROMPT, seed=SAMPLE_SEED, length=SAMPLE_LENGTH, samples=samples), indent=1, ensure_ascii=False) + "\n")
+    rows = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines() if l]
+    (dest / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in thin(rows)))
+    (dest / "timelapse.jsonl").write_text((run / "timelapse.jsonl").read_text())
+    checkpoint.save(model, dest)  # config.json, model.safetensors and the card, which reads samples.json
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=DATA, help="path to tinyshakespeare.txt")
+    p.add_argument("--runs", default="runs/bundled", help="where the training runs go")
+    p.add_argument("--only", choices=sorted(RECIPES), action="append", help="build only this model (repeatable)")
+    p.add_argument("--skip-train", action="store_true", help="only rebuild the folders from finished runs")
+    args = p.parse_args()
+    runs = Path(args.runs)
+    for name in args.only or list(RECIPES):
+        if not args.skip_train:
+            cmd = command(name, args.data, runs)
+            print("$", " ".join(cmd[1:]).replace(sys.executable, "python"), flush=True)
+            subprocess.run(cmd, check=True, cwd=Path.cwd(), env=dict(os.environ, PYTHONPATH=str(HERE.parent)))
+        bundle(name, args.data, runs, HERE / name)
+        print(f"wrote {HERE / name}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""The bundled Tiny Shakespeare checkpoints: they load, their cards tell the truth, and the gated models win."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from rnnlm import checkpoint, score
+from rnnlm.data import read_text, split
+from tests.conftest import REPO, SHARED_DATA
+
+NAMES = ("rnn", "lstm", "gru")
+FOLDERS = {name: REPO / "checkpoints" / name for name in NAMES}
+
+# Written for this test in the corpus' style; not a line of the corpus.
+PASSAGE = """MENENIUS:
+What say you, good my lord? The citizens are come
+To hear the senate speak, and they will have it so.
+
+CORIOLANUS:
+Let them be gone, and tell them I am not
+The man to beg for what is mine by right.
+"""
+
+
+@pytest.fixture(scope="module")
+def models():
+    return {name: checkpoint.load(folder) for name, folder in FOLDERS.items()}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_folder_is_complete_and_small(name):
+    folder = FOLDERS[name]
+    for f in ("config.json", "model.safetensors", "README.md", "log.jsonl", "timelapse.jsonl", "samples.json"):
+        assert (folder / f).is_file(), f"{folder / f} missing"
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 25 * 2**20
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_config_and_card_agree(models, name):
+    config = models[name].config
+    card = (FOLDERS[name] / "README.md").read_text(encoding="utf-8")
+    assert config.model_type == name
+    assert f"{config.metrics['val_nats_per_char']:.4f}" in card
+    assert f"{config.metrics['val_bits_per_char']:.4f}" in card
+    assert f"{models[name].num_params():,}" in card
+    assert config.metrics["command"] in card
+    samples = json.loads((FOLDERS[name] / "samples.json").read_text(encoding="utf-8"))
+    assert sorted(samples["samples"], key=float) == ["0.2", "0.5", "0.8", "1.0", "1.2"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_log_and_timelapse_are_readable(name):
+    rows = [json.loads(l) for l in (FOLDERS[name] / "log.jsonl").read_text().splitlines()]
+    val = [r for r in rows if "val_loss" in r]
+    assert val and all(r["step"] > 0 and r["chars"] > 0 for r in val)
+    assert min(r["val_loss"] for r in val) == pytest.approx(checkpoint.read_config(FOLDERS[name]).metrics["val_nats_per_char"])
+    lapse = [json.loads(l) for l in (FOLDERS[name] / "timelapse.jsonl").read_text().splitlines()]
+    assert [r["fraction"] for r in lapse] == sorted(r["fraction"] for r in lapse) and len(lapse) >= 3
+
+
+def test_gated_models_predict_a_new_passage_better_than_the_vanilla_rnn(models):
+    nats = {name: score(m, PASSAGE).nats_per_char for name, m in models.items()}
+    assert nats["lstm"] < nats["rnn"] and nats["gru"] < nats["rnn"], nats
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "tinyshakespeare.txt").is_file(), reason="../shared/data/tinyshakespeare.txt not present")
+@pytest.mark.parametrize("name", NAMES)
+def test_validation_figure_matches_the_card(models, name):
+    val_text = split(read_text(SHARED_DATA / "tinyshakespeare.txt"))[1]
+    measured = score(models[name], val_text[:5000]).nats_per_char
+    card = (FOLDERS[name] / "README.md").read_text(encoding="utf-8")
+    recorded = float(re.search(r"first 5,000 validation characters: ([0-9.]+) nats/char", card).group(1))
+    assert abs(measured - recorded) < 0.1
