@@ -70,11 +70,11 @@ def pick(logits: np.ndarray, s: SampleSettings, u: float) -> int:
         return int(np.argmax(logits))
     if s.top_k or s.top_p < 1.0:
         p = next_probs(logits, s)
-    else:  # the common case, kept short: it runs once per generated character
-        z = np.asarray(logits, dtype=np.float64) * (1.0 / s.temperature)
+    else:  # the common case, kept to a few array methods: it runs once per generated character
+        z = logits.astype(np.float64) * (1.0 / s.temperature)
         p = np.exp(z - z.max())  # unnormalised; the CDF is scaled instead
-    cdf = np.cumsum(p)
-    return int(min(np.searchsorted(cdf, u * cdf[-1], side="right"), len(cdf) - 1))
+    cdf = p.cumsum()
+    return min(int(cdf.searchsorted(u * cdf[-1], side="right")), len(cdf) - 1)
 
 
 @dataclass
