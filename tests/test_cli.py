@@ -59,3 +59,25 @@ def test_bad_input_gets_a_message_not_a_traceback(corpus, tmp_path):
     (out / "model.safetensors").write_bytes(b"junk")
     r = rnnlm("score", out, "--text", "BRUTUS", cwd=tmp_path)
     assert r.returncode != 0 and "model.safetensors" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_ctrl_c_saves_and_exits_cleanly(corpus, tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rnnlm", "train", "--model", "gru", "--data", str(corpus), "--out", str(out),
+         "--hidden-size", "16", "--num-layers", "1", "--batch-size", "4", "--seq-len", "16", "--max-iters", "1000000",
+         "--eval-every", "1000000", "--log-every", "1", "--no-progress"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "log.jsonl").is_file() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    assert "stopped (resume with --resume)" in stdout and "Traceback" not in stderr
+    progress = json.loads((out / "resume" / "progress.json").read_text())["progress"]
+    assert progress["step"] >= 1 and (out / "model.safetensors").is_file()
