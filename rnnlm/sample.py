@@ -87,12 +87,19 @@ class Prompt:
 
 
 def prepare_prompt(vocab, prompt: str) -> Prompt:
-    """Encode a prompt, skipping unknown characters; an empty prompt starts from a newline."""
+    """Encode a prompt, skipping unknown characters, read as the start of a line: after a newline.
+
+    The leading newline matters: in training a stream starts from the zero state only once per pass,
+    so from the zero state a model may never have read, say, a capital R. Measured on the bundled
+    LSTM: "ROMEO:" alone continues as "XZZ&&Z$ZZX..." at temperature 0.2, "\nROMEO:" as verse.
+    An empty prompt is just the newline. score() reads its text after a newline for the same reason.
+    """
     truncated = max(0, len(prompt) - MAX_CONTEXT)
     ids, skipped = vocab.encode_known(prompt[truncated:])
-    if len(ids) == 0:
-        start = "\n" if "\n" in vocab else vocab.chars[0]
-        ids = vocab.encode(start)
+    if "\n" in vocab and (len(ids) == 0 or vocab.chars[ids[0]] != "\n"):
+        ids = np.concatenate([vocab.encode("\n"), ids])
+    elif len(ids) == 0:
+        ids = vocab.encode(vocab.chars[0])  # a vocabulary without newlines: its first character
     return Prompt(ids=ids, skipped=skipped, truncated=truncated)
 
 

@@ -18,7 +18,7 @@ def test_same_seed_same_text_and_other_seed_other_text(tiny_model):
 def test_temperature_zero_is_argmax_of_each_step(tiny_model):
     text = generate(tiny_model, "PORTIA:", length=30, temperature=0, seed=1)
     # replay with the model's own step function and argmax by hand
-    ids = tiny_model.vocab.encode("PORTIA:")
+    ids = tiny_model.vocab.encode("\nPORTIA:")  # prompts are read after a newline
     logits, state = tiny_model.forward(ids[None, :], tiny_model.init_state(1))
     logits, expected = logits[0, -1], []
     for _ in range(30):
@@ -64,6 +64,11 @@ def test_unknown_prompt_characters_are_skipped_and_reported(tiny_model):
     assert s.skipped == ["😀", "你", "好"]
     assert len("".join(s)) == 10
     assert "".join(stream(tiny_model, "BRU😀TUS: 你好", length=10, seed=0)) == generate(tiny_model, "BRUTUS: ", length=10, seed=0)
+
+
+def test_prompt_is_read_after_a_newline(tiny_model):
+    assert generate(tiny_model, "BRUTUS:", length=20, seed=4) == generate(tiny_model, "\nBRUTUS:", length=20, seed=4)
+    assert stream(tiny_model, "BRUTUS:", length=1).prompt.ids[0] == tiny_model.vocab.index["\n"]
 
 
 def test_empty_or_all_unknown_prompt_starts_from_a_newline(tiny_model):
