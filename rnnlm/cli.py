@@ -10,7 +10,7 @@ from .config import DEFAULTS, MODEL_TYPES, TrainConfig
 
 
 def _train(args) -> int:
-    from .train import TrainingDiverged, new_model_config, train
+    from .train import new_model_config, train
 
     given = {k: v for k, v in vars(args).items() if v is not None}
     train_fields = set(TrainConfig.__dataclass_fields__)
