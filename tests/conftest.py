@@ -8,6 +8,8 @@ import pytest
 from rnnlm.config import MODEL_TYPES, ModelConfig
 from rnnlm.models import build_model
 
+pytest_plugins = ["tests.hubserver"]  # the fake_hub fixture, for every test module
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 

@@ -40,7 +40,7 @@ are rejected), ``.gitignore`` rules are not applied, pull requests exist only as
 
 Usage with the real client (pytest)::
 
-    from hubserver import fake_hub, set_hf_offline  # noqa: F401  (or: from tests.hubserver import ...)
+    # tests/conftest.py registers this module as a plugin: pytest_plugins = ["tests.hubserver"]
 
     def test_roundtrip(fake_hub, monkeypatch):
         sha = fake_hub.add_repo("user/model", {"config.json": b"{}"})                   # seed directly

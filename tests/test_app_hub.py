@@ -15,7 +15,7 @@ from rnnlm import playground as pg
 from rnnlm.hub import push
 from rnnlm.models import build_model
 from tests.conftest import tiny_config
-from tests.hubserver import fake_hub, set_hf_offline  # noqa: F401  (the fixture)
+from tests.hubserver import set_hf_offline
 
 REPO = "fake-user/lstm"
 IDS = np.array([[3, 1, 4, 1, 5, 9, 2, 6]])

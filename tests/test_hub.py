@@ -20,7 +20,7 @@ from rnnlm.config import TrainConfig
 from rnnlm.hub import FOLDER_FILES, HubError, HubUnreachableError, load_model, pull, push, resolve_app_sources
 from rnnlm.models import build_model
 from tests.conftest import TEXT, tiny_config
-from tests.hubserver import fake_hub, set_hf_offline  # noqa: F401  (the fixture)
+from tests.hubserver import set_hf_offline
 
 REPO = "fake-user/tiny"
 IDS = np.array([[3, 1, 4, 1, 5, 9, 2, 6]])

@@ -24,10 +24,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-try:
-    from hubserver import FakeHub, fake_hub, git_blob_sha, set_hf_offline  # noqa: F401  (tests/ on sys.path)
-except ImportError:  # tests/ imported as a package
-    from tests.hubserver import FakeHub, fake_hub, git_blob_sha, set_hf_offline  # noqa: F401
+from tests.hubserver import FakeHub, git_blob_sha, set_hf_offline
 
 REPO = "fake-user/tiny-model"
 
