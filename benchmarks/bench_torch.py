@@ -72,6 +72,22 @@ def sample_speed(model_type: str, H: int, L: int, n: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def cell_step_speed(model_type: str, H: int, L: int, n: int) -> tuple[float, float]:
+    """Batch-1 steps alone (no sampling): torch.lstm_cell / gru_cell stepping, and rnnlm's step (numpy at
+    batch 1), on the same weights, alternated in one run: chars/s each."""
+    model = build_model(ModelConfig(model_type=model_type, vocab=VOCAB, hidden_size=H, num_layers=L))
+    ids, speeds = np.array([3]), {"cell": [], "step": []}
+    for _ in range(3):
+        for name, step in (("cell", model._step_torch), ("step", model.step)):
+            state = model.init_state(1)
+            step(ids, state)
+            t0 = time.perf_counter()
+            for _ in range(n):
+                _, state = step(ids, state)
+            speeds[name].append(n / (time.perf_counter() - t0))
+    return max(speeds["cell"]), max(speeds["step"])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="fewer steps per measurement")
@@ -84,6 +100,10 @@ def main() -> None:
         ours = rnnlm_train(cell, 512, 2, 64, 100, steps)
         print(f"{'train nn.' + cell.upper() + ' reference 2x512 B=64 T=100':44s} {ref:10,.0f}")
         print(f"{'train rnnlm ' + cell + ' 2x512 B=64 T=100':44s} {ours:10,.0f} {ours / ref:6.2f}x")
+    for cell in ("lstm", "gru"):
+        ref, ours = cell_step_speed(cell, 512, 2, n // 3)
+        print(f"{'step torch.' + cell + '_cell 2x512 batch 1':44s} {ref:10,.0f}")
+        print(f"{'step rnnlm ' + cell + ' 2x512 batch 1 (numpy)':44s} {ours:10,.0f} {ours / ref:6.2f}x")
     for model_type, H, L, target in (("lstm", 512, 2, 1200), ("gru", 512, 2, 1200), ("rnn", 512, 1, 10000)):
         speed = sample_speed(model_type, H, L, n if model_type != "rnn" else 10 * n)
         print(f"{'sample ' + model_type + f' {L}x{H} batch 1 (target {target:,})':44s} {speed:10,.0f}")

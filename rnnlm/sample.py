@@ -70,10 +70,12 @@ def pick(logits: np.ndarray, s: SampleSettings, u: float) -> int:
         return int(np.argmax(logits))
     if s.top_k or s.top_p < 1.0:
         p = next_probs(logits, s)
-    else:  # the common case, kept to a few array methods: it runs once per generated character
-        z = logits.astype(np.float64) * (1.0 / s.temperature)
-        p = np.exp(z - z.max())  # unnormalised; the CDF is scaled instead
-    cdf = p.cumsum()
+    else:  # the common case, in a few in-place ufunc calls: it runs once per generated character
+        p = logits.astype(np.float64)
+        p *= 1.0 / s.temperature
+        p -= np.maximum.reduce(p)
+        np.exp(p, out=p)  # unnormalised; the CDF is scaled instead
+    cdf = np.add.accumulate(p)
     return min(int(cdf.searchsorted(u * cdf[-1], side="right")), len(cdf) - 1)
 
 

@@ -10,17 +10,38 @@ from rnnlm.models import build_model, model_class
 from tests.conftest import TEXT, tiny_config
 
 
-def test_forward_over_t_equals_t_single_steps(tiny_model):
+@pytest.mark.parametrize("batch", [1, 3])  # the torch models step batch 1 in numpy, larger batches in torch
+def test_forward_over_t_equals_t_single_steps(tiny_model, batch):
     rng = np.random.default_rng(0)
-    ids = rng.integers(0, tiny_model.config.vocab_size, size=(3, 11))
-    logits, state = tiny_model.forward(ids, tiny_model.init_state(3))  # (3, 11, V)
-    step_state, steps = tiny_model.init_state(3), []
+    ids = rng.integers(0, tiny_model.config.vocab_size, size=(batch, 11))
+    logits, state = tiny_model.forward(ids, tiny_model.init_state(batch))  # (B, 11, V)
+    step_state, steps = tiny_model.init_state(batch), []
     for t in range(ids.shape[1]):
-        out, step_state = tiny_model.step(ids[:, t], step_state)  # (3, V)
+        out, step_state = tiny_model.step(ids[:, t], step_state)  # (B, V)
         steps.append(out)
     np.testing.assert_allclose(np.stack(steps, axis=1), logits, rtol=1e-4, atol=1e-5)
     for a, b in zip(tiny_model.state_tensors(state).values(), tiny_model.state_tensors(step_state).values()):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_step_sees_weights_changed_in_place(tiny_model):
+    """A step after load_tensors or a training step uses the new weights, not a stale copy."""
+    ids = np.array([[1, 2, 3, 4]])
+    tiny_model.step(np.array([1]), tiny_model.init_state(1))  # builds whatever the step keeps between calls
+    tensors = {k: v * 0.5 + 0.01 for k, v in tiny_model.tensors().items()}
+    tiny_model.load_tensors(tensors)
+    state, steps = tiny_model.init_state(1), []
+    for i in ids[0]:
+        out, state = tiny_model.step(np.array([i]), state)
+        steps.append(out[0])
+    logits, _ = tiny_model.forward(ids, tiny_model.init_state(1))
+    np.testing.assert_allclose(np.stack(steps), logits[0], rtol=1e-4, atol=1e-5)
+    trainer = tiny_model.trainer(TrainConfig(lr=1e-2, seed=0))
+    trainer.train_step(ids[:, :-1], ids[:, 1:], tiny_model.init_state(1), lr=1e-2)
+    after, _ = tiny_model.step(np.array([1]), tiny_model.init_state(1))
+    expected, _ = tiny_model.forward(ids[:, :1], tiny_model.init_state(1))
+    np.testing.assert_allclose(after[0], expected[0, 0], rtol=1e-4, atol=1e-5)
+    assert not np.allclose(after[0], steps[0], atol=1e-4), "the training step did not change the step's logits"
 
 
 def test_forward_carries_state_across_calls(tiny_model):

@@ -1,6 +1,8 @@
 """LSTM and GRU in torch: one nn.Module whose recurrent cell is a setting."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn as nn
@@ -85,10 +87,23 @@ class TorchRNN(CheckpointMixin, nn.Module, PyTorchModelHubMixin):
         self.train(was_training)
         return logits.float().cpu().numpy(), state
 
-    @torch.inference_mode()
     def step(self, ids: np.ndarray, state):
-        """One character per stream with the cell weights directly: nn.LSTM stepped at batch 1 takes a slow path."""
-        x = self.embed.weight[torch.as_tensor(np.asarray(ids, dtype=np.int64), device=self.device)]  # (B, E)
+        """One character per stream: logits (B, V) as float32 numpy, and the new state.
+
+        A step reads every weight once for one character, so it is bound by memory and per-call overhead,
+        not arithmetic. nn.LSTM stepped at batch 1 takes a slow path, so this steps with the cell weights
+        directly: at batch 1 on the CPU in numpy (one matrix-vector product per weight matrix and a few
+        whole-vector operations: 1.4x torch.lstm_cell here), otherwise with torch.lstm_cell / gru_cell.
+        """
+        ids = np.asarray(ids, dtype=np.int64)
+        weight = self.head.weight
+        if len(ids) == 1 and weight.device.type == "cpu" and weight.dtype == torch.float32:
+            return self._step_numpy(int(ids[0]), state)
+        return self._step_torch(ids, state)
+
+    @torch.inference_mode()
+    def _step_torch(self, ids: np.ndarray, state):
+        x = self.embed.weight[torch.as_tensor(ids, device=self.device)]  # (B, E)
         lstm = self.config.model_type == "lstm"
         hs, cs = (state if lstm else (state, None))
         new_h, new_c = [], []
@@ -103,6 +118,57 @@ class TorchRNN(CheckpointMixin, nn.Module, PyTorchModelHubMixin):
         logits = F.linear(x, self.head.weight, self.head.bias)  # (B, V)
         h = torch.stack(new_h)  # (L, B, H)
         return logits.float().cpu().numpy(), ((h, torch.stack(new_c)) if lstm else h)
+
+    def _step_numpy(self, idx: int, state):
+        """The batch-1 step in numpy, with the gate equations of nn.LSTM / nn.GRU."""
+        first, layers, head_w, head_b = self._step_weights()
+        lstm, L, H = self.config.model_type == "lstm", self.config.num_layers, self.config.hidden_size
+        hs = (state[0] if lstm else state).detach().numpy()  # (L, 1, H), no copy
+        new_h = np.empty((L, 1, H), dtype=np.float32)
+        if lstm:
+            cs, new_c = state[1].detach().numpy(), np.empty((L, 1, H), dtype=np.float32)
+        x = None
+        for l, (w_ih, w_hh, b_ih, b_hh) in enumerate(layers):
+            h = hs[l, 0]
+            gi = first[idx] if l == 0 else w_ih @ x + b_ih  # input part of the gates (4H or 3H,)
+            if lstm:  # gates i, f, g, o; sigmoid(a) = (tanh(a / 2) + 1) / 2, so one tanh serves all four
+                g = w_hh @ h
+                g += gi
+                g += b_hh
+                t = np.tanh(g * _lstm_tanh_scale(H))
+                s = t * 0.5 + 0.5  # i, f, o as sigmoids (its g quarter is unused)
+                c = new_c[l, 0] = s[H : 2 * H] * cs[l, 0] + s[:H] * t[2 * H : 3 * H]
+                x = new_h[l, 0] = s[3 * H :] * np.tanh(c)
+            else:  # gates r, z, n; the reset gate scales only the recurrent part of n
+                gh = w_hh @ h
+                gh += b_hh
+                rz = np.tanh((gi[: 2 * H] + gh[: 2 * H]) * 0.5) * 0.5 + 0.5
+                n = np.tanh(gi[2 * H :] + rz[:H] * gh[2 * H :])
+                x = new_h[l, 0] = n + rz[H:] * (h - n)  # (1 - z) * n + z * h
+        logits = head_w @ x  # (V,)
+        logits += head_b
+        h = torch.from_numpy(new_h)
+        return logits[None], ((h, torch.from_numpy(new_c)) if lstm else h)
+
+    def _step_weights(self):
+        """What the numpy step reads: numpy views of the parameters (no copies), and a (V, 4H or 3H) table of
+        the first layer's input gates per character (embedding @ weight_ih_l0.T + bias_ih_l0), which turns a
+        small matrix-vector product into a row lookup. Remade when a parameter is replaced or changed in place
+        (optimizer steps and load_state_dict bump a tensor's version).
+        """
+        params = self.__dict__.get("_step_params")
+        if params is None:
+            params = self._step_params = [self.embed.weight, *(p for w in self._layer_weights() for p in w),
+                                          self.head.weight, self.head.bias]
+        key = [(p.data_ptr(), p._version) for p in params]
+        if self.__dict__.get("_step_key") != key:
+            with torch.no_grad():
+                embed, w_ih0, b_ih0 = params[0], params[1], params[3]
+                first = torch.addmm(b_ih0, embed, w_ih0.t()).numpy()  # (V, 4H or 3H)
+            arrays = [p.detach().numpy() for p in params]
+            layers = [tuple(arrays[1 + 4 * l : 5 + 4 * l]) for l in range(self.config.num_layers)]
+            self._step_cache, self._step_key = (first, layers, arrays[-2], arrays[-1]), key
+        return self._step_cache
 
     def _layer_weights(self) -> list[tuple]:
         """Per layer (weight_ih, weight_hh, bias_ih, bias_hh); the same Parameter objects, updated in place."""
@@ -132,6 +198,14 @@ class TorchRNN(CheckpointMixin, nn.Module, PyTorchModelHubMixin):
 
     def trainer(self, cfg: TrainConfig) -> "TorchTrainer":
         return TorchTrainer(self, cfg)
+
+
+@functools.lru_cache(maxsize=8)
+def _lstm_tanh_scale(H: int) -> np.ndarray:
+    """Per-gate scale (i, f, g, o) = (1/2, 1/2, 1, 1/2): tanh of it gives tanh(g) and, halved and shifted, the sigmoids."""
+    scale = np.full(4 * H, 0.5, dtype=np.float32)
+    scale[2 * H : 3 * H] = 1.0
+    return scale
 
 
 def detach(state):
