@@ -98,6 +98,18 @@ class CheckpointMixin:
         """The project's card (the mixin's default text names PyTorch whatever the model)."""
         return ModelCard(render_card(self))
 
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, revision, cache_dir, force_download, local_files_only, token,
+                         config: ModelConfig | dict | None = None, **model_kwargs):
+        """Build from config.json, then load model.safetensors from a local folder or a Hub repo (the numpy
+        models; TorchRNN has its own)."""
+        path = weights_file(model_id, revision=revision, cache_dir=cache_dir, force_download=force_download,
+                            local_files_only=local_files_only, token=token)
+        model = cls(config_from(config, model_id), **model_kwargs)
+        with reading_weights(path):
+            model.load_tensors(load_file(str(path)))
+        return model
+
 
 def config_from(config: ModelConfig | dict | None, source: str) -> ModelConfig:
     """The ModelConfig that from_pretrained passes to _from_pretrained.
@@ -149,8 +161,12 @@ def save(model, folder: str | os.PathLike) -> Path:
     return Path(folder)
 
 
-def load(folder: str | os.PathLike):
-    """The model saved in folder (its class's from_pretrained); any mismatch is a CheckpointError."""
+def load(folder: str | os.PathLike, inference: bool = False):
+    """The model saved in folder (its class's from_pretrained); any mismatch is a CheckpointError.
+
+    inference=True loads the lightest class that can run it, not train it: the LSTM and GRU in numpy,
+    without importing torch (see rnnlm.models.numpy_cells).
+    """
     folder = Path(folder)
     config = read_config(folder)  # first, for errors that name the file and to pick the class
-    return model_class(config.model_type).from_pretrained(folder, config=config)
+    return model_class(config.model_type, inference).from_pretrained(folder, config=config)

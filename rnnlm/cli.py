@@ -60,7 +60,7 @@ def _sample(args) -> int:
     from . import load_model
     from .sample import stream
 
-    model = load_model(args.checkpoint)
+    model = load_model(args.checkpoint, inference=True)  # the LSTM and GRU run in numpy: no torch to import
     s = stream(model, args.prompt, length=args.length, temperature=args.temperature,
                top_k=args.top_k, top_p=args.top_p, seed=args.seed)
     if s.skipped:
@@ -85,7 +85,7 @@ def _score(args) -> int:
         print("error: give exactly one of --text or --text-file", file=sys.stderr)
         return 2
     text = args.text if args.text is not None else Path(args.text_file).read_text(encoding="utf-8")
-    model = load_model(args.checkpoint)
+    model = load_model(args.checkpoint, inference=True)  # the LSTM and GRU run in numpy: no torch to import
     result = score(model, text, context=args.context)
     if args.json:
         print(json.dumps(result.summary()))

@@ -120,24 +120,25 @@ def fetch(ref: HubRef, files=MODEL_FILES, *, local_files_only: bool = False, tok
     return folder
 
 
-def _load_snapshot(folder: Path, ref: HubRef):
+def _load_snapshot(folder: Path, ref: HubRef, inference: bool = False):
     """checkpoint.load on a fetched snapshot, its errors prefixed with the repo they came from."""
     try:
-        return checkpoint.load(folder)
+        return checkpoint.load(folder, inference)
     except CheckpointError as e:
         raise CheckpointError(f"{ref}: {e}") from None
 
 
-def load_model(source: str | os.PathLike, token: str | None = None):
+def load_model(source: str | os.PathLike, token: str | None = None, inference: bool = False):
     """A model from a local checkpoint folder, or from the Hub: 'owner/name' or 'owner/name@revision'.
 
-    The class comes from config.json's model_type. Online, a Hub model is checked for updates and
+    The class comes from config.json's model_type; inference=True picks one that runs the model without
+    training it (the LSTM and GRU in numpy, no torch import). Online, a Hub model is checked for updates and
     fetched into huggingface_hub's cache; offline (HF_HUB_OFFLINE=1) it comes from that cache.
     """
     ref = hub_ref(source)
     if ref is None:
-        return checkpoint.load(source)
-    return _load_snapshot(fetch(ref, token=token), ref)
+        return checkpoint.load(source, inference)
+    return _load_snapshot(fetch(ref, token=token), ref, inference)
 
 
 @dataclass
@@ -155,7 +156,7 @@ def pull(source: str, out_dir: str | os.PathLike, token: str | None = None) -> P
     if ref is None:
         raise ValueError(f"{source!r} is not a Hub repo id: expected owner/name or owner/name@revision")
     snapshot = fetch(ref, FOLDER_FILES, token=token)
-    _load_snapshot(snapshot, ref)  # a folder that does not load is refused before anything is written
+    _load_snapshot(snapshot, ref, inference=True)  # a folder that does not load is refused before anything is written
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = []
@@ -182,7 +183,7 @@ def push(folder: str | os.PathLike, repo_id: str, private: bool = False, revisio
     folder = Path(folder)
     if not _REPO_ID.fullmatch(repo_id):
         raise ValueError(f"{repo_id!r} is not a Hub repo id: expected owner/name")
-    model = checkpoint.load(folder)  # weights that do not load are not published
+    model = checkpoint.load(folder, inference=True)  # weights that do not load are not published
     operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(folder / name))
                   for name in FOLDER_FILES if (folder / name).is_file()]
     if not (folder / CARD_NAME).is_file():

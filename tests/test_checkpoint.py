@@ -24,17 +24,19 @@ def test_folder_holds_config_safetensors_and_card_only(saved, tiny_model):
     assert load_file(str(saved / "model.safetensors"))  # plain tensors, readable without rnnlm
 
 
-def test_corrupt_weights_name_the_file(saved):
+@pytest.mark.parametrize("inference", [False, True])
+def test_corrupt_weights_name_the_file(saved, inference):
     (saved / "model.safetensors").write_bytes(b"\x00garbage" * 10)
     with pytest.raises(CheckpointError, match="model.safetensors"):
-        checkpoint.load(saved)
+        checkpoint.load(saved, inference)
 
 
-def test_truncated_weights_name_the_file(saved):
+@pytest.mark.parametrize("inference", [False, True])
+def test_truncated_weights_name_the_file(saved, inference):
     data = (saved / "model.safetensors").read_bytes()
     (saved / "model.safetensors").write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match="model.safetensors"):
-        checkpoint.load(saved)
+        checkpoint.load(saved, inference)
 
 
 def test_corrupt_config_names_the_file(saved):
@@ -51,12 +53,13 @@ def test_unknown_model_type_is_refused(saved):
         checkpoint.load(saved)
 
 
-def test_weights_that_do_not_fit_the_config_are_refused(model_type, tmp_path):
+@pytest.mark.parametrize("inference", [False, True])
+def test_weights_that_do_not_fit_the_config_are_refused(model_type, tmp_path, inference):
     small = checkpoint.save(build_model(tiny_config(model_type, hidden_size=8)), tmp_path / "small")
     big = checkpoint.save(build_model(tiny_config(model_type, hidden_size=16)), tmp_path / "big")
     (big / "model.safetensors").write_bytes((small / "model.safetensors").read_bytes())
     with pytest.raises(CheckpointError, match="does not match.*shape"):
-        checkpoint.load(big)
+        checkpoint.load(big, inference)
 
 
 def test_missing_folder_is_a_clear_error(tmp_path):

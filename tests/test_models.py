@@ -24,24 +24,39 @@ def test_forward_over_t_equals_t_single_steps(tiny_model, batch):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-def test_step_sees_weights_changed_in_place(tiny_model):
-    """A step after load_tensors or a training step uses the new weights, not a stale copy."""
+def batch_of_two(model, ids: np.ndarray) -> np.ndarray:
+    """Logits for a single stream ids (1, T), run as both rows of a batch of two: the torch models take
+    their torch path there, and their numpy path for a single stream."""
+    logits, _ = model.forward(np.repeat(ids, 2, axis=0), model.init_state(2))
+    np.testing.assert_array_equal(logits[0], logits[1])
+    return logits[:1]
+
+
+def test_one_stream_equals_the_same_stream_in_a_batch(tiny_model):
+    ids = np.random.default_rng(5).integers(0, tiny_model.config.vocab_size, size=(1, 13))
+    single, state = tiny_model.forward(ids, tiny_model.init_state(1))
+    np.testing.assert_allclose(single, batch_of_two(tiny_model, ids), rtol=1e-4, atol=1e-5)
+    _, pair_state = tiny_model.forward(np.repeat(ids, 2, axis=0), tiny_model.init_state(2))
+    for a, b in zip(tiny_model.state_tensors(state).values(), tiny_model.state_tensors(pair_state).values()):
+        np.testing.assert_allclose(a[:, 0], b[:, 1], rtol=1e-4, atol=1e-5)
+
+
+def test_single_streams_see_weights_changed_in_place(tiny_model):
+    """After load_tensors or a training step, steps and forward use the new weights, not a stale copy."""
     ids = np.array([[1, 2, 3, 4]])
-    tiny_model.step(np.array([1]), tiny_model.init_state(1))  # builds whatever the step keeps between calls
-    tensors = {k: v * 0.5 + 0.01 for k, v in tiny_model.tensors().items()}
-    tiny_model.load_tensors(tensors)
+    tiny_model.step(np.array([1]), tiny_model.init_state(1))  # builds whatever is kept between calls
+    tiny_model.load_tensors({k: v * 0.5 + 0.01 for k, v in tiny_model.tensors().items()})
     state, steps = tiny_model.init_state(1), []
     for i in ids[0]:
         out, state = tiny_model.step(np.array([i]), state)
         steps.append(out[0])
-    logits, _ = tiny_model.forward(ids, tiny_model.init_state(1))
-    np.testing.assert_allclose(np.stack(steps), logits[0], rtol=1e-4, atol=1e-5)
+    expected = batch_of_two(tiny_model, ids)
+    np.testing.assert_allclose(np.stack(steps), expected[0], rtol=1e-4, atol=1e-5)
     trainer = tiny_model.trainer(TrainConfig(lr=1e-2, seed=0))
     trainer.train_step(ids[:, :-1], ids[:, 1:], tiny_model.init_state(1), lr=1e-2)
-    after, _ = tiny_model.step(np.array([1]), tiny_model.init_state(1))
-    expected, _ = tiny_model.forward(ids[:, :1], tiny_model.init_state(1))
-    np.testing.assert_allclose(after[0], expected[0, 0], rtol=1e-4, atol=1e-5)
-    assert not np.allclose(after[0], steps[0], atol=1e-4), "the training step did not change the step's logits"
+    after, _ = tiny_model.forward(ids, tiny_model.init_state(1))
+    np.testing.assert_allclose(after, batch_of_two(tiny_model, ids), rtol=1e-4, atol=1e-5)
+    assert not np.allclose(after[0, 0], steps[0], atol=1e-4), "the training step did not change the logits"
 
 
 def test_forward_carries_state_across_calls(tiny_model):

@@ -11,6 +11,12 @@ _REGISTRY = {
     "gru": ("rnnlm.models.torch_rnn", "TorchRNN"),
 }
 
+# Lighter classes that run (not train) a checkpoint: the LSTM and GRU in numpy, without importing torch.
+_INFERENCE = {
+    "lstm": ("rnnlm.models.numpy_cells", "CellLM"),
+    "gru": ("rnnlm.models.numpy_cells", "CellLM"),
+}
+
 DESCRIPTIONS = {
     "rnn": "vanilla RNN (numpy)",
     "lstm": "LSTM (torch)",
@@ -18,10 +24,10 @@ DESCRIPTIONS = {
 }
 
 
-def model_class(model_type: str):
-    """The class that implements model_type."""
+def model_class(model_type: str, inference: bool = False):
+    """The class that implements model_type; with inference=True, the lightest one that can run it."""
     try:
-        module, name = _REGISTRY[model_type]
+        module, name = (inference and _INFERENCE.get(model_type)) or _REGISTRY[model_type]
     except KeyError:
         raise ValueError(f"unknown model type {model_type!r}; expected one of {', '.join(_REGISTRY)}") from None
     return getattr(importlib.import_module(module), name)

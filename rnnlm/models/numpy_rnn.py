@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 from huggingface_hub import ModelHubMixin
-from safetensors.numpy import load_file
 
-from ..checkpoint import CheckpointMixin, config_from, reading_weights, weights_file
+from ..checkpoint import CheckpointMixin
 from ..config import ModelConfig, TrainConfig
 from ..vocab import Vocab
 from .base import check_tensors
@@ -85,17 +84,6 @@ class NumpyRNN(CheckpointMixin, ModelHubMixin):
         check_tensors(self.shapes(), tensors)
         for name, p in self.params.items():
             np.copyto(p, tensors[name], casting="same_kind")
-
-    @classmethod
-    def _from_pretrained(cls, *, model_id: str, revision, cache_dir, force_download, local_files_only, token,
-                         config: ModelConfig | dict | None = None, **model_kwargs) -> "NumpyRNN":
-        """Build from config.json, then load model.safetensors from a local folder or a Hub repo."""
-        path = weights_file(model_id, revision=revision, cache_dir=cache_dir, force_download=force_download,
-                            local_files_only=local_files_only, token=token)
-        model = cls(config_from(config, model_id), **model_kwargs)
-        with reading_weights(path):
-            model.load_tensors(load_file(str(path)))
-        return model
 
     # --- state ------------------------------------------------------------------------------
 

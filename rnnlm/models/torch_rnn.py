@@ -1,8 +1,6 @@
 """LSTM and GRU in torch: one nn.Module whose recurrent cell is a setting."""
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import torch
 import torch.nn as nn
@@ -13,6 +11,7 @@ from ..checkpoint import CheckpointMixin, config_from, reading_weights, weights_
 from ..config import ModelConfig, TrainConfig
 from ..vocab import Vocab
 from .base import check_tensors
+from .numpy_cells import input_table, run_stream
 
 _CELLS = {"lstm": (nn.LSTM, torch.lstm_cell), "gru": (nn.GRU, torch.gru_cell)}
 
@@ -77,13 +76,23 @@ class TorchRNN(CheckpointMixin, nn.Module, PyTorchModelHubMixin):
         out, state = self.rnn(x, state)  # (B, T, H)
         return self.head(self.drop(out)), state  # (B, T, V)
 
-    @torch.inference_mode()
     def forward(self, ids: np.ndarray, state):
-        """Logits (B, T, V) as float32 numpy, in eval mode, and the new state."""
+        """Logits (B, T, V) as float32 numpy, in eval mode, and the new state.
+
+        One stream (B = 1) on the CPU runs in numpy (see _run_numpy): nn.LSTM / nn.GRU at batch 1 pay
+        about 0.1 s of set-up per new sequence length here, which a visitor's prompt would wait on.
+        """
+        ids = np.asarray(ids, dtype=np.int64)
+        if self._numpy_ok(ids.shape[0]):
+            logits, state = self._run_numpy(ids[0], state)
+            return logits[None], state
+        return self._forward_torch(ids, state)
+
+    @torch.inference_mode()
+    def _forward_torch(self, ids: np.ndarray, state):
         was_training = self.training
         self.eval()
-        ids_t = torch.as_tensor(np.asarray(ids, dtype=np.int64), device=self.device)
-        logits, state = self.forward_logits(ids_t, state)
+        logits, state = self.forward_logits(torch.as_tensor(ids, device=self.device), state)
         self.train(was_training)
         return logits.float().cpu().numpy(), state
 
@@ -93,13 +102,17 @@ class TorchRNN(CheckpointMixin, nn.Module, PyTorchModelHubMixin):
         A step reads every weight once for one character, so it is bound by memory and per-call overhead,
         not arithmetic. nn.LSTM stepped at batch 1 takes a slow path, so this steps with the cell weights
         directly: at batch 1 on the CPU in numpy (one matrix-vector product per weight matrix and a few
-        whole-vector operations: 1.4x torch.lstm_cell here), otherwise with torch.lstm_cell / gru_cell.
+        whole-vector operations: 1.3-1.8x torch.lstm_cell / gru_cell here), otherwise with those cells.
         """
         ids = np.asarray(ids, dtype=np.int64)
-        weight = self.head.weight
-        if len(ids) == 1 and weight.device.type == "cpu" and weight.dtype == torch.float32:
-            return self._step_numpy(int(ids[0]), state)
+        if self._numpy_ok(len(ids)):
+            return self._run_numpy(ids, state)
         return self._step_torch(ids, state)
+
+    def _numpy_ok(self, batch_size: int) -> bool:
+        """Whether inference can run in numpy: one stream, float32 weights on the CPU."""
+        weight = self.head.weight
+        return batch_size == 1 and weight.device.type == "cpu" and weight.dtype == torch.float32
 
     @torch.inference_mode()
     def _step_torch(self, ids: np.ndarray, state):
@@ -119,39 +132,17 @@ class TorchRNN(CheckpointMixin, nn.Module, PyTorchModelHubMixin):
         h = torch.stack(new_h)  # (L, B, H)
         return logits.float().cpu().numpy(), ((h, torch.stack(new_c)) if lstm else h)
 
-    def _step_numpy(self, idx: int, state):
-        """The batch-1 step in numpy, with the gate equations of nn.LSTM / nn.GRU."""
-        first, layers, head_w, head_b = self._step_weights()
-        lstm, L, H = self.config.model_type == "lstm", self.config.num_layers, self.config.hidden_size
-        hs = (state[0] if lstm else state).detach().numpy()  # (L, 1, H), no copy
-        new_h = np.empty((L, 1, H), dtype=np.float32)
-        if lstm:
-            cs, new_c = state[1].detach().numpy(), np.empty((L, 1, H), dtype=np.float32)
-        x = None
-        for l, (w_ih, w_hh, b_ih, b_hh) in enumerate(layers):
-            h = hs[l, 0]
-            gi = first[idx] if l == 0 else w_ih @ x + b_ih  # input part of the gates (4H or 3H,)
-            if lstm:  # gates i, f, g, o; sigmoid(a) = (tanh(a / 2) + 1) / 2, so one tanh serves all four
-                g = w_hh @ h
-                g += gi
-                g += b_hh
-                t = np.tanh(g * _lstm_tanh_scale(H))
-                s = t * 0.5 + 0.5  # i, f, o as sigmoids (its g quarter is unused)
-                c = new_c[l, 0] = s[H : 2 * H] * cs[l, 0] + s[:H] * t[2 * H : 3 * H]
-                x = new_h[l, 0] = s[3 * H :] * np.tanh(c)
-            else:  # gates r, z, n; the reset gate scales only the recurrent part of n
-                gh = w_hh @ h
-                gh += b_hh
-                rz = np.tanh((gi[: 2 * H] + gh[: 2 * H]) * 0.5) * 0.5 + 0.5
-                n = np.tanh(gi[2 * H :] + rz[:H] * gh[2 * H :])
-                x = new_h[l, 0] = n + rz[H:] * (h - n)  # (1 - z) * n + z * h
-        logits = head_w @ x  # (V,)
-        logits += head_b
-        h = torch.from_numpy(new_h)
-        return logits[None], ((h, torch.from_numpy(new_c)) if lstm else h)
+    def _run_numpy(self, ids: np.ndarray, state):
+        """One stream in numpy (numpy_cells.run_stream) on views of the parameters: logits (T, V), new state."""
+        lstm = self.config.model_type == "lstm"
+        h0 = (state[0] if lstm else state).detach().numpy()[:, 0]  # (L, H), no copy
+        c0 = state[1].detach().numpy()[:, 0] if lstm else None
+        logits, h, c = run_stream(self.config.model_type, ids, h0, c0, *self._numpy_weights())
+        h = torch.from_numpy(h[:, None])  # (L, 1, H)
+        return logits, ((h, torch.from_numpy(c[:, None])) if lstm else h)
 
-    def _step_weights(self):
-        """What the numpy step reads: numpy views of the parameters (no copies), and a (V, 4H or 3H) table of
+    def _numpy_weights(self):
+        """What _run_numpy reads: numpy views of the parameters (no copies), and a (V, 4H or 3H) table of
         the first layer's input gates per character (embedding @ weight_ih_l0.T + bias_ih_l0), which turns a
         small matrix-vector product into a row lookup. Remade when a parameter is replaced or changed in place
         (optimizer steps and load_state_dict bump a tensor's version).
@@ -162,10 +153,8 @@ class TorchRNN(CheckpointMixin, nn.Module, PyTorchModelHubMixin):
                                           self.head.weight, self.head.bias]
         key = [(p.data_ptr(), p._version) for p in params]
         if self.__dict__.get("_step_key") != key:
-            with torch.no_grad():
-                embed, w_ih0, b_ih0 = params[0], params[1], params[3]
-                first = torch.addmm(b_ih0, embed, w_ih0.t()).numpy()  # (V, 4H or 3H)
             arrays = [p.detach().numpy() for p in params]
+            first = input_table(arrays[0], arrays[1], arrays[3])  # (V, 4H or 3H)
             layers = [tuple(arrays[1 + 4 * l : 5 + 4 * l]) for l in range(self.config.num_layers)]
             self._step_cache, self._step_key = (first, layers, arrays[-2], arrays[-1]), key
         return self._step_cache
@@ -198,14 +187,6 @@ class TorchRNN(CheckpointMixin, nn.Module, PyTorchModelHubMixin):
 
     def trainer(self, cfg: TrainConfig) -> "TorchTrainer":
         return TorchTrainer(self, cfg)
-
-
-@functools.lru_cache(maxsize=8)
-def _lstm_tanh_scale(H: int) -> np.ndarray:
-    """Per-gate scale (i, f, g, o) = (1/2, 1/2, 1, 1/2): tanh of it gives tanh(g) and, halved and shifted, the sigmoids."""
-    scale = np.full(4 * H, 0.5, dtype=np.float32)
-    scale[2 * H : 3 * H] = 1.0
-    return scale
 
 
 def detach(state):

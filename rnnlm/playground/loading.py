@@ -81,7 +81,7 @@ def _load_folder(name: str, folder: Path, why: str, where: str | None = None) ->
         return Loaded(name, where, None, error=error)
     start = time.perf_counter()
     try:
-        model = checkpoint.load(folder)
+        model = checkpoint.load(folder, inference=True)  # the LSTM and GRU in numpy: no torch to import
     except (CheckpointError, OSError, ValueError, ImportError) as e:
         return Loaded(name, where, folder, error=f"{DESCRIPTIONS[name]} is unavailable: {e}")
     if model.config.model_type != name:
