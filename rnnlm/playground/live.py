@@ -15,6 +15,7 @@ from .loading import Loaded
 
 ROUND_CHARS = 50  # characters each model adds per round of compare: the columns grow together, and each
 # model runs long enough to keep its weights in cache (5 a round ran compare 1.7x slower)
+FIRST_ROUND_CHARS = 8  # ... except the first round, short so the first characters show at once
 EVERY_CHARS = 20  # yield an update after this many new characters per column ...
 EVERY_SECONDS = 0.05  # ... or after this long, whichever comes first
 HEATMAP_CHARS = 1500  # characters shown in the surprisal heat map (the figures cover the whole text)
@@ -70,10 +71,11 @@ def interleave(columns: list[Column], round_chars: int = ROUND_CHARS) -> Iterato
     """
     last, fresh, first = time.perf_counter(), 0, True
     while not all(c.done for c in columns):
+        n = min(round_chars, FIRST_ROUND_CHARS) if first else round_chars
         for c in columns:
             if not c.done:
-                c.advance(round_chars)
-        fresh += round_chars
+                c.advance(n)
+        fresh += n
         now = time.perf_counter()
         if first or fresh >= EVERY_CHARS or now - last >= EVERY_SECONDS:
             first, fresh, last = False, 0, now
