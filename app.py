@@ -168,10 +168,10 @@ def warn_fallbacks() -> None:
             gr.Warning(m.note)
 
 
-def sampling_controls():
-    """Length, temperature, top-k, top-p and seed inputs, each saying what it does."""
+def sampling_controls(tab: str):
+    """Length, temperature, top-k, top-p and seed inputs, each saying what it does (elem_id: tab-length ...)."""
     length = gr.Slider(1, MAX_LENGTH, value=DEFAULTS["length"], step=1, label="length",
-                       info="Characters to generate.")
+                       info="Characters to generate.", elem_id=f"{tab}-length")
     temperature = gr.Slider(
         0, MAX_TEMPERATURE, value=DEFAULTS["temperature"], step=0.05, label="temperature",
         info="0 = always the likeliest character; below 1 safer and more repetitive, above 1 wilder.")
@@ -180,7 +180,7 @@ def sampling_controls():
     top_p = gr.Slider(
         0.01, 1, value=DEFAULTS["top_p"], step=0.01, label="top-p",
         info="Pick only among the likeliest characters that together hold this much probability. 1 = off.")
-    seed = gr.Textbox(value=DEFAULTS["seed"], label="seed", max_lines=1,
+    seed = gr.Textbox(value=DEFAULTS["seed"], label="seed", max_lines=1, elem_id=f"{tab}-seed",
                       info="A whole number gives the same text every time; 'random' draws one (and shows it).")
     return [length, temperature, top_k, top_p, seed]
 
@@ -195,7 +195,8 @@ with gr.Blocks(title="rnnlm: RNN vs LSTM vs GRU", analytics_enabled=False) as de
     gr.Markdown(
         "# RNN vs LSTM vs GRU, one character at a time\n"
         "Three character-level language models trained on the same text (Tiny Shakespeare): a vanilla RNN "
-        "written in numpy, and an LSTM and a GRU in torch. Each reads one character, updates its hidden state, "
+        "written in numpy, and an LSTM and a GRU trained in torch (run here in numpy on the same weights, "
+        "which is faster one character at a time). Each reads one character, updates its hidden state, "
         "and predicts the next character; everything below is made that way."
     )
     gr.Markdown(status_markdown(), elem_classes="status")
@@ -207,8 +208,8 @@ with gr.Blocks(title="rnnlm: RNN vs LSTM vs GRU", analytics_enabled=False) as de
                                      value=DEFAULT_MODEL,
                                      info="Which network continues your prompt.")
                 gen_prompt = prompt_box("generate-prompt")
-                gen_settings = sampling_controls()
-                gen_button = gr.Button("Generate", variant="primary")
+                gen_settings = sampling_controls("generate")
+                gen_button = gr.Button("Generate", variant="primary", elem_id="generate-button")
             with gr.Column(scale=3):
                 gen_text = gr.Textbox(label="prompt + continuation", lines=18, max_lines=30, interactive=False,
                                       buttons=["copy"])
@@ -225,10 +226,10 @@ with gr.Blocks(title="rnnlm: RNN vs LSTM vs GRU", analytics_enabled=False) as de
         with gr.Row():
             with gr.Column(scale=3):
                 cmp_prompt = prompt_box("compare-prompt")
-                cmp_button = gr.Button("Compare all three", variant="primary")
+                cmp_button = gr.Button("Compare all three", variant="primary", elem_id="compare-button")
                 gr.Examples(EXAMPLES, [cmp_prompt], label="Try these prompts")
             with gr.Column(scale=2):
-                cmp_settings = sampling_controls()
+                cmp_settings = sampling_controls("compare")
         with gr.Row(equal_height=True):
             cmp_texts, cmp_stats = [], []
             for m in MODELS.values():
