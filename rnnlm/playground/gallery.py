@@ -188,9 +188,9 @@ ARCHITECTURES = {  # model_type -> one sentence, filled from the ModelConfig
     "rnn": "{L}-layer vanilla tanh RNN, {H} units, one-hot input, linear read-out over {V} characters; "
            "numpy, hand-written BPTT",
     "lstm": "{L}-layer LSTM, {H} units, {E}-wide character embedding, dropout {D}, linear read-out over "
-            "{V} characters; torch",
+            "{V} characters; trained in torch, run here in numpy on the same weights (rnnlm/models/numpy_cells.py)",
     "gru": "{L}-layer GRU, {H} units, {E}-wide character embedding, dropout {D}, linear read-out over "
-           "{V} characters; torch",
+           "{V} characters; trained in torch, run here in numpy on the same weights (rnnlm/models/numpy_cells.py)",
 }
 
 
