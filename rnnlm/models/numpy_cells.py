@@ -38,17 +38,23 @@ def _lstm_tanh_scale(H: int) -> np.ndarray:
     return scale
 
 
-def input_table(embed: np.ndarray, w_ih0: np.ndarray, b_ih0: np.ndarray) -> np.ndarray:
-    """(V, G) first-layer input gates of every character: embedding @ W_ih.T + b_ih. A row lookup then
-    replaces a small matrix-vector product per character."""
-    return embed @ w_ih0.T + b_ih0
+def stream_weights(params: dict[str, np.ndarray], num_layers: int) -> tuple:
+    """run_stream's weights from arrays named as in TorchRNN's state_dict: (first, layers, head_w, head_b).
+
+    first is the (V, G) table of every character's first-layer input gates, embedding @ W_ih.T + b_ih: a row
+    lookup then replaces a small matrix-vector product per character. The rest are the arrays themselves.
+    """
+    first = params["embed.weight"] @ params["rnn.weight_ih_l0"].T + params["rnn.bias_ih_l0"]  # (V, G)
+    layers = [tuple(params[f"rnn.{n}_l{l}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+              for l in range(num_layers)]
+    return first, layers, params["head.weight"], params["head.bias"]
 
 
 def run_stream(cell: str, ids: np.ndarray, h0: np.ndarray, c0: np.ndarray | None, first: np.ndarray,
                layers: list[tuple], head_w: np.ndarray, head_b: np.ndarray):
     """One stream of T characters, layer by layer: logits (T, V), and the new h (L, H) and c (L, H) (None for a GRU).
 
-    first is input_table's (V, G); layers holds (W_ih, W_hh, b_ih, b_hh) per layer, as nn.LSTM / nn.GRU store
+    The weights are stream_weights': first is the (V, G) input-gate table; layers holds (W_ih, W_hh, b_ih, b_hh) per layer, as nn.LSTM / nn.GRU store
     them. A layer's input part of the gates comes for all T characters at once (table rows in the first layer,
     one matrix product above it); only the recurrent part runs per character, in a few whole-vector
     operations, because at this size each call costs about as much in overhead as in arithmetic.
@@ -111,7 +117,7 @@ class CellLM(CheckpointMixin, ModelHubMixin):
         self.vocab = Vocab(config.vocab)
         # Weights start at zero: this class only runs weights trained elsewhere (from_pretrained, load_tensors).
         self.params = {name: np.zeros(shape, dtype=np.float32) for name, shape in self.shapes().items()}
-        self._first = None  # input_table, remade when the weights change
+        self._stream = None  # stream_weights(params), remade when the weights change
 
     def shapes(self) -> dict[str, tuple]:
         """Name -> shape of every weight, as in TorchRNN's state_dict."""
@@ -134,14 +140,12 @@ class CellLM(CheckpointMixin, ModelHubMixin):
         check_tensors(self.shapes(), tensors)
         for name, p in self.params.items():
             np.copyto(p, tensors[name], casting="same_kind")
-        self._first = None
+        self._stream = None
 
-    def _weights(self):
-        p, L = self.params, self.config.num_layers
-        layers = [tuple(p[f"rnn.{n}_l{l}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")) for l in range(L)]
-        if self._first is None:
-            self._first = input_table(p["embed.weight"], p["rnn.weight_ih_l0"], p["rnn.bias_ih_l0"])
-        return self._first, layers, p["head.weight"], p["head.bias"]
+    def _weights(self) -> tuple:
+        if self._stream is None:
+            self._stream = stream_weights(self.params, self.config.num_layers)
+        return self._stream
 
     # --- the CharLM interface ---------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from ..checkpoint import CheckpointMixin, config_from, reading_weights, weights_
 from ..config import ModelConfig, TrainConfig
 from ..vocab import Vocab
 from .base import check_tensors
-from .numpy_cells import input_table, run_stream
+from .numpy_cells import run_stream, stream_weights
 
 _CELLS = {"lstm": (nn.LSTM, torch.lstm_cell), "gru": (nn.GRU, torch.gru_cell)}
 
@@ -141,23 +141,18 @@ class TorchRNN(CheckpointMixin, nn.Module, PyTorchModelHubMixin):
         h = torch.from_numpy(h[:, None])  # (L, 1, H)
         return logits, ((h, torch.from_numpy(c[:, None])) if lstm else h)
 
-    def _numpy_weights(self):
-        """What _run_numpy reads: numpy views of the parameters (no copies), and a (V, 4H or 3H) table of
-        the first layer's input gates per character (embedding @ weight_ih_l0.T + bias_ih_l0), which turns a
-        small matrix-vector product into a row lookup. Remade when a parameter is replaced or changed in place
-        (optimizer steps and load_state_dict bump a tensor's version).
+    def _numpy_weights(self) -> tuple:
+        """numpy_cells.stream_weights on numpy views of the parameters (no copies). Remade when a parameter
+        is replaced or changed in place: optimizer steps and load_state_dict bump a tensor's version.
         """
-        params = self.__dict__.get("_step_params")
-        if params is None:
-            params = self._step_params = [self.embed.weight, *(p for w in self._layer_weights() for p in w),
-                                          self.head.weight, self.head.bias]
-        key = [(p.data_ptr(), p._version) for p in params]
-        if self.__dict__.get("_step_key") != key:
-            arrays = [p.detach().numpy() for p in params]
-            first = input_table(arrays[0], arrays[1], arrays[3])  # (V, 4H or 3H)
-            layers = [tuple(arrays[1 + 4 * l : 5 + 4 * l]) for l in range(self.config.num_layers)]
-            self._step_cache, self._step_key = (first, layers, arrays[-2], arrays[-1]), key
-        return self._step_cache
+        named = self.__dict__.get("_numpy_params")
+        if named is None:
+            named = self._numpy_params = dict(self.named_parameters())
+        key = [(p.data_ptr(), p._version) for p in named.values()]
+        if self.__dict__.get("_numpy_key") != key:
+            arrays = {name: p.detach().numpy() for name, p in named.items()}
+            self._numpy_cache, self._numpy_key = stream_weights(arrays, self.config.num_layers), key
+        return self._numpy_cache
 
     def _layer_weights(self) -> list[tuple]:
         """Per layer (weight_ih, weight_hh, bias_ih, bias_hh); the same Parameter objects, updated in place."""
