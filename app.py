@@ -1,12 +1,10 @@
-"""rnnlm playground: generate with, compare, score and browse three character-level language models.
+"""rnnlm playground: generate with, compare, score and browse small recurrent language models.
 
     python app.py    serves on 127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT change that)
 
-The view only: layout and wiring. Every action is a call into rnnlm.playground. The models come from
-RNNLM_RNN / RNNLM_LSTM / RNNLM_GRU when set (a local folder, or a Hub repo id `owner/name[@revision]`),
-else from checkpoints/rnn, checkpoints/lstm, checkpoints/gru. A Hub model that cannot be had (the Hub does
-not answer, HF_HUB_OFFLINE=1 and it is not cached, no such repo) is replaced by the bundled checkpoint with
-a warning; a missing one is reported on the page and the rest still work.
+The view only: layout and wiring. build_demo(models) lays out a page for any list of served models (tests
+build one from fixture models); which models are served, from where, and the fallbacks are
+rnnlm.playground.load_app_models' policy. Every action is a call into rnnlm.playground.
 """
 from __future__ import annotations
 
@@ -16,15 +14,7 @@ import time
 import gradio as gr
 
 from rnnlm import playground as pg
-from rnnlm.playground.inputs import DEFAULTS, MAX_LENGTH, MAX_TEMPERATURE, MAX_TOP_K
-
-MODELS = pg.load_models()
-GALLERY = pg.Gallery.read(MODELS)
-AVAILABLE = [m for m in MODELS.values() if m.available]
-LAPSE_STEPS = [f"{f:.0%}" for f in GALLERY.lapse_fractions()]
-# the LSTM is usually the best of the three: what a first visit should show
-DEFAULT_MODEL = "lstm" if MODELS["lstm"].available else (AVAILABLE or list(MODELS.values()))[0].name
-VOCAB = AVAILABLE[0].model.config.vocab_size if AVAILABLE else 65  # Tiny Shakespeare has 65 characters
+from rnnlm.playground.inputs import DEFAULTS, MAX_GENERATE, MAX_TEMPERATURE, MAX_TOP_K
 
 DEFAULT_PROMPT = "JULIET:\nO Romeo, Romeo! wherefore art thou"
 EXAMPLES = [
@@ -42,8 +32,9 @@ SCORE_EXAMPLES = [
 NO_MODEL = "No model is available: the list at the top of the page says why for each."
 # One model request at a time, using every core: a batch-1 step is memory-bound, so two requests on
 # two cores finish no sooner, and each waits on the other (measured: compare 1.1 s alone on 2 threads,
-# 1.4 s on 1 thread).
+# 1.4 s on 1 thread). Up to QUEUE_SIZE more wait their turn; then visitors are told to retry.
 MODELS_RUN = dict(concurrency_id="models", concurrency_limit=1)
+QUEUE_SIZE = 64
 
 
 # --- handlers: check inputs, call rnnlm.playground, shape its results for the components ------------
@@ -71,16 +62,6 @@ def dedupe(notes: list[pg.Note]) -> list[pg.Note]:
     return out
 
 
-def pick_model(name) -> pg.Loaded:
-    """The model named by an API caller or the radio ('lstm' or 'LSTM (torch)'), or a clear error."""
-    for m in MODELS.values():
-        if str(name).strip().lower() in (m.name, m.label.lower()):
-            if not m.available:
-                raise fail(m.error)
-            return m
-    raise fail(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
-
-
 def checked(prompt, length, temperature, top_k, top_p, seed) -> pg.Request:
     """The sampling inputs checked and clamped, or a gr.Error."""
     try:
@@ -89,88 +70,106 @@ def checked(prompt, length, temperature, top_k, top_p, seed) -> pg.Request:
         raise fail(str(e)) from None
 
 
-def generate(model, prompt, length, temperature, top_k, top_p, seed):
-    """Stream one model's text: (prompt + continuation, stats, notes)."""
-    m = pick_model(model)
-    req = checked(prompt, length, temperature, top_k, top_p, seed)
-    pg.check_known(req.prompt, m.model.vocab, req.notes)
-    notes = notes_markdown(req.notes)
-    for c in pg.generate_stream(m, req.prompt, req.settings):
-        yield req.prompt + c.text, f"{pg.column_stats(c)}  \n{req.summary()}", notes
+class View:
+    """The handlers of one page, bound to the models it serves."""
 
+    def __init__(self, models: list[pg.Served]):
+        self.models = list(models)
+        self.available = [m for m in self.models if m.available]
+        self.gallery = pg.Gallery.read(self.models)
+        self.lapse_steps = [f"{f:.0%}" for f in self.gallery.lapse_fractions()]
+        # the best model by recorded validation loss is what a first visit should show
+        ranked = sorted(self.available, key=lambda m: m.metrics.get("val_nats_per_char", float("inf")))
+        self.default_model = (ranked or self.models)[0].name if self.models else None
+        self.vocab_size = self.available[0].model.config.vocab_size if self.available else 65
 
-def compare(prompt, length, temperature, top_k, top_p, seed):
-    """Stream all models' texts side by side from one random stream: 3 texts, 3 stats lines, notes."""
-    if not AVAILABLE:
-        raise fail(NO_MODEL)
-    req = checked(prompt, length, temperature, top_k, top_p, seed)
-    for m in AVAILABLE:
+    def pick_model(self, name) -> pg.Served:
+        """The model named by an API caller or the radio ('lstm' or 'LSTM'), or a clear error."""
+        wanted = str(name).strip().lower()[:100]
+        for m in self.models:
+            if wanted in (m.name, m.label.lower()):
+                if not m.available:
+                    raise fail(m.error)
+                return m
+        raise fail(f"unknown model {str(name)[:40]!r}; choose one of: {', '.join(m.name for m in self.models)}")
+
+    def generate(self, model=None, prompt=None, length=None, temperature=None, top_k=None, top_p=None, seed=None):
+        """Stream one model's text: (prompt + continuation, stats, notes)."""
+        m = self.pick_model(model)
+        req = checked(prompt, length, temperature, top_k, top_p, seed)
         pg.check_known(req.prompt, m.model.vocab, req.notes)
-    notes = notes_markdown(dedupe(req.notes)) + f"\n\nUsed: {req.summary()}"
-    for columns in pg.compare_stream(AVAILABLE, req.prompt, req.settings):
-        by_name = {c.loaded.name: c for c in columns}
-        texts, stats = [], []
-        for m in MODELS.values():
-            c = by_name.get(m.name)
-            texts.append(req.prompt + c.text if c else "")
-            stats.append(f"{pg.model_facts(m)}  \n{pg.column_stats(c)}" if c else m.error)
-        yield *texts, *stats, notes
+        notes = notes_markdown(req.notes)
+        for c in pg.generate_stream(m, req.prompt, req.settings):
+            yield req.prompt + c.text, f"{pg.column_stats(c)}  \n{req.summary()}", notes
 
+    def compare(self, prompt=None, length=None, temperature=None, top_k=None, top_p=None, seed=None):
+        """Stream every model's text side by side from one random stream: N texts, N stats lines, notes."""
+        if not self.available:
+            raise fail(NO_MODEL)
+        req = checked(prompt, length, temperature, top_k, top_p, seed)
+        for m in self.available:
+            pg.check_known(req.prompt, m.model.vocab, req.notes)
+        notes = notes_markdown(dedupe(req.notes)) + f"\n\nUsed: {req.summary()}"
+        for columns in pg.compare_stream(self.available, req.prompt, req.settings):
+            by_name = {c.loaded.name: c for c in columns}
+            texts, stats = [], []
+            for m in self.models:
+                c = by_name.get(m.name)
+                texts.append(req.prompt + c.text if c else "")
+                stats.append(f"{pg.model_facts(m)}  \n{pg.column_stats(c)}" if c else m.error)
+            yield *texts, *stats, notes
 
-def score(text):
-    """Score text with every model: (table, heat map, next-char top-10 per model, notes)."""
-    if not AVAILABLE:
-        raise fail(NO_MODEL)
-    try:
-        notes = []
-        for m in AVAILABLE:
-            text, more = pg.check_score_text(text, m.model.vocab)
-            notes += more
-        results = pg.score_all(AVAILABLE, text)
-    except (pg.InputError, ValueError) as e:
-        raise fail(str(e)) from None
-    tops = {m.name: pg.next_char_top(m, s) for m, s in results}
-    labels = [tops.get(name) for name in MODELS]
-    return pg.score_rows(results), pg.heatmap_html(results), *labels, notes_markdown(dedupe(notes))
+    def score(self, text=None):
+        """Score text with every model: (table, heat map, next-char top-10 per model, notes)."""
+        if not self.available:
+            raise fail(NO_MODEL)
+        try:
+            notes = []
+            for m in self.available:
+                text, more = pg.check_score_text(text, m.model.vocab)
+                notes += more
+            results = pg.score_all(self.available, text)
+        except (pg.InputError, ValueError) as e:
+            raise fail(str(e)) from None
+        tops = {m.name: pg.next_char_top(m, s) for m, s in results}
+        labels = [tops.get(m.name) for m in self.models]
+        return pg.score_rows(results), pg.heatmap_html(results), *labels, notes_markdown(dedupe(notes))
 
+    def lapse_frame(self, step):
+        """The time-lapse texts at one point of training (a label like '20%')."""
+        steps = self.lapse_steps
+        index = steps.index(step) if step in steps else len(steps) - 1
+        return [gr.Textbox(label=caption, value=text) for caption, text in self.gallery.lapse_frame(index)]
 
-def lapse_frame(step):
-    """The time-lapse texts at one point of training (a label like '20%')."""
-    index = LAPSE_STEPS.index(step) if step in LAPSE_STEPS else len(LAPSE_STEPS) - 1
-    return [gr.Textbox(label=caption, value=text) for caption, text in GALLERY.lapse_frame(index)]
+    def lapse_play(self):
+        """Step through the time-lapse, a frame every 1.5 s."""
+        for i, step in enumerate(self.lapse_steps):
+            if i:
+                time.sleep(1.5)
+            yield step, *self.lapse_frame(step)
 
+    def status_markdown(self) -> str:
+        """Which models are loaded from where, which are unavailable and why, and which replace the one asked for."""
+        lines = []
+        for m in self.models:
+            lines.append(f"- **{m.label}**: {m.source}" if m.available else f"- ⚠️ {m.error}")
+            if m.note:
+                lines.append(f"  - ⚠️ {m.note}")
+        return "\n".join(lines)
 
-def lapse_play():
-    """Step through the time-lapse, a frame every 1.5 s."""
-    for i, step in enumerate(LAPSE_STEPS):
-        if i:
-            time.sleep(1.5)
-        yield step, *lapse_frame(step)
+    def warn_fallbacks(self) -> None:
+        """Toast each model's note as the page opens: the status list is easy to read past."""
+        for m in self.models:
+            if m.note:
+                gr.Warning(m.note)
 
 
 # --- layout ----------------------------------------------------------------------------------------
 
 
-def status_markdown() -> str:
-    """Which models are loaded from where, which are unavailable and why, and which replace the one asked for."""
-    lines = []
-    for m in MODELS.values():
-        lines.append(f"- **{m.label}**: {m.source}" if m.available else f"- ⚠️ {m.error}")
-        if m.note:
-            lines.append(f"  - ⚠️ {m.note}")
-    return "\n".join(lines)
-
-
-def warn_fallbacks() -> None:
-    """Toast each model's note as the page opens: the status list is easy to read past."""
-    for m in MODELS.values():
-        if m.note:
-            gr.Warning(m.note)
-
-
 def sampling_controls(tab: str):
     """Length, temperature, top-k, top-p and seed inputs, each saying what it does (elem_id: tab-length ...)."""
-    length = gr.Slider(1, MAX_LENGTH, value=DEFAULTS["length"], step=1, label="length",
+    length = gr.Slider(1, MAX_GENERATE, value=DEFAULTS["length"], step=1, label="length",
                        info="Characters to generate.", elem_id=f"{tab}-length")
     temperature = gr.Slider(
         0, MAX_TEMPERATURE, value=DEFAULTS["temperature"], step=0.05, label="temperature",
@@ -191,70 +190,80 @@ def prompt_box(elem_id: str) -> gr.Textbox:
                       info="The model reads this first, then continues it. Characters it never saw are skipped.")
 
 
-with gr.Blocks(title="rnnlm: RNN vs LSTM vs GRU", analytics_enabled=False) as demo:
+def header(view: View) -> None:
     gr.Markdown(
         "# RNN vs LSTM vs GRU, one character at a time\n"
-        "Three character-level language models trained on the same text (Tiny Shakespeare): a vanilla RNN "
+        "Small character-level language models trained on the same text (Tiny Shakespeare): a vanilla RNN "
         "written in numpy, and an LSTM and a GRU trained in torch (run here in numpy on the same weights, "
         "which is faster one character at a time). Each reads one character, updates its hidden state, "
         "and predicts the next character; everything below is made that way."
     )
-    gr.Markdown(status_markdown(), elem_classes="status")
+    gr.Markdown(view.status_markdown(), elem_classes="status")
 
+
+def generate_tab(view: View) -> None:
     with gr.Tab("Generate"):
         with gr.Row():
             with gr.Column(scale=2):
-                gen_model = gr.Radio([(m.label, m.name) for m in MODELS.values()], label="model",
-                                     value=DEFAULT_MODEL,
-                                     info="Which network continues your prompt.")
-                gen_prompt = prompt_box("generate-prompt")
-                gen_settings = sampling_controls("generate")
-                gen_button = gr.Button("Generate", variant="primary", elem_id="generate-button")
+                model = gr.Radio([(m.label, m.name) for m in view.models], label="model", value=view.default_model,
+                                 info="Which network continues your prompt.")
+                prompt = prompt_box("generate-prompt")
+                settings = sampling_controls("generate")
+                button = gr.Button("Generate", variant="primary", elem_id="generate-button")
             with gr.Column(scale=3):
-                gen_text = gr.Textbox(label="prompt + continuation", lines=18, max_lines=30, interactive=False,
-                                      buttons=["copy"])
-                gen_stats = gr.Markdown(elem_classes="stats")
-                gen_notes = gr.Markdown(elem_classes="notes")
-        gr.Examples(EXAMPLES, [gen_prompt, gen_settings[1]], label="Try these prompts")
+                text = gr.Textbox(label="prompt + continuation", lines=18, max_lines=30, interactive=False,
+                                  buttons=["copy"])
+                stats = gr.Markdown(elem_classes="stats")
+                notes = gr.Markdown(elem_classes="notes")
+        gr.Examples(EXAMPLES, [prompt, settings[1]], label="Try these prompts")
         gr.Markdown(
             "**Notice:** the text streams in as it is sampled, one character per step of the network, with "
             "one random number per character. Set a seed and generate twice: the same text. Lower the temperature "
             "to 0.2 and the model repeats its favourite words; raise it to 1.5 and it invents new ones."
         )
+    button.click(view.generate, [model, prompt, *settings], [text, stats, notes], api_name="generate",
+                 preprocess=False, show_progress="minimal", **MODELS_RUN)
 
+
+def compare_tab(view: View) -> None:
+    n = len(view.available)
     with gr.Tab("Compare"):
         with gr.Row():
             with gr.Column(scale=3):
-                cmp_prompt = prompt_box("compare-prompt")
-                cmp_button = gr.Button("Compare all three", variant="primary", elem_id="compare-button")
-                gr.Examples(EXAMPLES, [cmp_prompt], label="Try these prompts")
+                prompt = prompt_box("compare-prompt")
+                label = "Compare all three" if n == 3 else f"Compare the {n} models" if n > 1 else "Compare"
+                button = gr.Button(label, variant="primary", elem_id="compare-button")
+                gr.Examples(EXAMPLES, [prompt], label="Try these prompts")
             with gr.Column(scale=2):
-                cmp_settings = sampling_controls("compare")
+                settings = sampling_controls("compare")
         with gr.Row(equal_height=True):
-            cmp_texts, cmp_stats = [], []
-            for m in MODELS.values():
+            texts, stats = [], []
+            for m in view.models:
                 with gr.Column():
-                    cmp_texts.append(gr.Textbox(label=m.label, lines=16, max_lines=16, interactive=False,
-                                                elem_id=f"compare-{m.name}", elem_classes="cmp-text"))
-                    cmp_stats.append(gr.Markdown(pg.model_facts(m) if m.available else m.error, elem_classes="stats"))
-        cmp_notes = gr.Markdown(elem_classes="notes")
+                    texts.append(gr.Textbox(label=m.label, lines=16, max_lines=16, interactive=False,
+                                            elem_id=f"compare-{m.name}", elem_classes="cmp-text"))
+                    stats.append(gr.Markdown(pg.model_facts(m) if m.available else m.error, elem_classes="stats"))
+        notes = gr.Markdown(elem_classes="notes")
         gr.Markdown(
-            "**Notice:** all three draw the *same* random numbers (same seed, one draw per character), so where "
+            "**Notice:** the models draw the *same* random numbers (same seed, one draw per character), so where "
             "their texts differ, the models differ, not the luck. Look at the layout: the LSTM and GRU usually keep "
             "a speaker's name in capitals, a colon, a few verse lines and a blank line going for hundreds of "
             "characters, because their gates let information pass many steps almost unchanged. The vanilla RNN "
             "squeezes its whole memory through a tanh at every step, so it sooner forgets who is speaking and how "
             "long the line has run."
         )
+    button.click(view.compare, [prompt, *settings], [*texts, *stats, notes], api_name="compare",
+                 preprocess=False, show_progress="minimal", **MODELS_RUN)
 
+
+def score_tab(view: View) -> None:
     with gr.Tab("Score"):
         with gr.Row():
             with gr.Column(scale=3):
-                score_text = gr.Textbox(SCORE_EXAMPLES[0], label="text to score", lines=5,
-                                        max_length=pg.inputs.MAX_SCORE, elem_id="score-text",
-                                        info="Each character is predicted from all the characters before it.")
-                score_button = gr.Button("Score", variant="primary")
-                gr.Examples([[t] for t in SCORE_EXAMPLES], [score_text], label="Try these texts")
+                text = gr.Textbox(SCORE_EXAMPLES[0], label="text to score", lines=5, max_length=pg.inputs.MAX_SCORE,
+                                  elem_id="score-text", info="Each character is predicted from all the characters before it.")
+                button = gr.Button("Score", variant="primary")
+                gr.Examples([[t] for t in SCORE_EXAMPLES], [text], label="Try these texts")
             with gr.Column(scale=2):
                 gr.Markdown(
                     "**bits/char** is how many yes/no questions a model needs, on average, to pin down each "
@@ -262,27 +271,31 @@ with gr.Blocks(title="rnnlm: RNN vs LSTM vs GRU", analytics_enabled=False) as de
                     "choosing among that many characters. Text unlike the training text (modern office English, "
                     "random letters) costs every model more bits, the weakest model most."
                 )
-        score_table = gr.Dataframe(headers=pg.SCORE_HEADERS, label="how surprised each model is", interactive=False)
+        table = gr.Dataframe(headers=pg.SCORE_HEADERS, label="how surprised each model is", interactive=False)
         gr.Markdown(
             "**Surprisal heat map:** the redder a character, the less the model expected it (hover for its "
             "probability). The first letters of words and names surprise every model; the ends of long words and "
             "the line after a speaker's name surprise the LSTM and GRU less than the RNN."
         )
-        score_heat = gr.HTML()
+        heat = gr.HTML()
         gr.Markdown("**What comes next?** Each model's ten likeliest next characters after your text. "
                     "A confident model puts most probability on one or two; its entropy (in the table) is low.")
         with gr.Row():
-            score_next = [gr.Label(label=m.label, num_top_classes=10) for m in MODELS.values()]
-        score_notes = gr.Markdown(elem_classes="notes")
+            nexts = [gr.Label(label=m.label, num_top_classes=10) for m in view.models]
+        notes = gr.Markdown(elem_classes="notes")
+    button.click(view.score, [text], [table, heat, *nexts, notes], api_name="score", preprocess=False, **MODELS_RUN)
 
+
+def gallery_tab(view: View) -> None:
+    g, steps, V = view.gallery, view.lapse_steps, view.vocab_size
     with gr.Tab("Gallery"):
         gr.Markdown(
             "**Loss curves.** Validation loss in nats per character, on the last 10% of the text that no model "
-            f"trained on; ln {VOCAB} ≈ {math.log(VOCAB):.2f} is a blind guess among {VOCAB} characters. Left against "
+            f"trained on; ln {V} ≈ {math.log(V):.2f} is a blind guess among {V} characters. Left against "
             "characters read, right against training time: the same data buys the gated models a lower loss, but "
             "each of their steps costs more."
         )
-        curves = GALLERY.curves()
+        curves = g.curves()
         with gr.Row():
             gr.LinePlot(curves, x="chars (millions)", y="val nats/char", color="model", label="against characters seen")
             gr.LinePlot(curves, x="minutes", y="val nats/char", color="model", label="against training time")
@@ -291,42 +304,49 @@ with gr.Blocks(title="rnnlm: RNN vs LSTM vs GRU", analytics_enabled=False) as de
             "characters, then spaces and common letters, then words, then names, colons and verse lines."
         )
         with gr.Row():
-            lapse_step = gr.Radio(LAPSE_STEPS, value=LAPSE_STEPS[-1] if LAPSE_STEPS else None,
-                                  label="point of training", scale=4)
-            lapse_button = gr.Button("▶ Play", scale=1)
+            step = gr.Radio(steps, value=steps[-1] if steps else None, label="point of training", scale=4)
+            play = gr.Button("▶ Play", scale=1)
         with gr.Row(equal_height=True):
-            lapse_texts = [gr.Textbox(label=caption, value=text, lines=8, interactive=False)
-                           for caption, text in GALLERY.lapse_frame(len(LAPSE_STEPS) - 1)]
+            texts = [gr.Textbox(label=caption, value=text, lines=8, interactive=False)
+                     for caption, text in g.lapse_frame(len(steps) - 1)]
         gr.Markdown(
             "**Temperature x model.** Final samples, all from the same prompt and seed. Down a column only the "
             "temperature changes: low repeats the commonest words, high invents words and breaks the layout."
         )
-        gr.HTML(GALLERY.sample_grid_html())
+        gr.HTML(g.sample_grid_html())
+    step.change(view.lapse_frame, [step], texts, api_visibility="private", concurrency_limit=None)
+    play.click(view.lapse_play, None, [step, *texts], api_visibility="private", concurrency_limit=4)
 
+
+def models_tab(view: View) -> None:
     with gr.Tab("Models"):
         gr.Markdown("Each model's architecture, size, training data and figures, and where it was loaded from "
                     "(for a Hub model, its repo and commit).")
         with gr.Row():
-            for m in MODELS.values():
+            for m in view.models:
                 with gr.Column():
-                    gr.Markdown(GALLERY.card_markdown(m))
-                    if GALLERY.cards.get(m.name):
+                    gr.Markdown(view.gallery.card_markdown(m))
+                    if view.gallery.cards.get(m.name):
                         with gr.Accordion("model card (README.md)", open=False):
-                            gr.Markdown(GALLERY.cards[m.name])
+                            gr.Markdown(view.gallery.cards[m.name])
 
-    gen_button.click(generate, [gen_model, gen_prompt, *gen_settings], [gen_text, gen_stats, gen_notes],
-                     api_name="generate", preprocess=False, show_progress="minimal", **MODELS_RUN)
-    cmp_button.click(compare, [cmp_prompt, *cmp_settings], [*cmp_texts, *cmp_stats, cmp_notes],
-                     api_name="compare", preprocess=False, show_progress="minimal", **MODELS_RUN)
-    score_button.click(score, [score_text], [score_table, score_heat, *score_next, score_notes],
-                       api_name="score", preprocess=False, **MODELS_RUN)
-    lapse_step.change(lapse_frame, [lapse_step], lapse_texts, api_visibility="private", concurrency_limit=None)
-    lapse_button.click(lapse_play, None, [lapse_step, *lapse_texts], api_visibility="private", concurrency_limit=4)
-    if any(m.note for m in MODELS.values()):
-        demo.load(warn_fallbacks, None, None, api_visibility="private", concurrency_limit=None)
 
-# 2 cores run two model requests at a time (MODELS_RUN); up to 64 more wait their turn, then visitors are told to retry.
-demo.queue(max_size=64, default_concurrency_limit=2)
+def build_demo(models: list[pg.Served]) -> gr.Blocks:
+    """The whole page for these models: a header and one tab each to generate, compare, score, browse, read."""
+    view = View(models)
+    with gr.Blocks(title="rnnlm: RNN vs LSTM vs GRU", analytics_enabled=False) as demo:
+        header(view)
+        generate_tab(view)
+        compare_tab(view)
+        score_tab(view)
+        gallery_tab(view)
+        models_tab(view)
+        if any(m.note for m in view.models):
+            demo.load(view.warn_fallbacks, None, None, api_visibility="private", concurrency_limit=None)
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=2)  # the model endpoints share one slot (MODELS_RUN)
+    demo.view = view  # for tests and benchmarks
+    return demo
+
 
 THEME = gr.themes.Soft(primary_hue="indigo", font=["ui-sans-serif", "system-ui", "sans-serif"],
                        font_mono=["ui-monospace", "SFMono-Regular", "monospace"])  # system fonts: nothing to fetch
@@ -341,10 +361,12 @@ CSS = pg.heatmap_css() + """
 """
 
 
-def launch(**kwargs):
-    """Serve demo with the app's theme and styles (Gradio 6 takes them at launch, not in Blocks)."""
-    return demo.launch(theme=THEME, css=CSS, **kwargs)
+def launch(blocks: gr.Blocks | None = None, **kwargs):
+    """Serve a demo (the module's own by default) with the app's theme and styles (Gradio 6 takes them at launch)."""
+    return (blocks or demo).launch(theme=THEME, css=CSS, **kwargs)
 
+
+demo = build_demo(pg.load_app_models())  # the Space serves this
 
 if __name__ == "__main__":
     launch()

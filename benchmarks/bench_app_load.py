@@ -1,7 +1,6 @@
 """The app under load: start it, time one compare on an idle server, then 20 users comparing at once.
 
     python benchmarks/bench_app_load.py            # the bundled checkpoints/rnn, lstm, gru
-    python benchmarks/bench_app_load.py --tiny     # tiny checkpoints trained here in seconds
     python benchmarks/bench_app_load.py --checkpoints DIR   # DIR/rnn, DIR/lstm, DIR/gru
 
 Starts `python app.py` as a visitor's server would run, on a free port, and prints the time until
@@ -21,7 +20,7 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
+import socket
 import threading
 import time
 import urllib.request
@@ -72,6 +71,17 @@ CLICK_AND_TIME = """([columns, n]) => new Promise((resolve, reject) => {
 })"""
 
 
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
 def browser_compares(url: str, length: int, runs: int) -> list[dict] | None:
     """Click-to-first-characters and click-to-complete of compare in chromium, timed in the page; None
     without chromium or playwright."""
@@ -82,11 +92,10 @@ def browser_compares(url: str, length: int, runs: int) -> list[dict] | None:
         return None
     if not chromium.exists():
         return None
-    from tests.test_browser import ARGS
 
     columns = [f"#compare-{name} textarea" for name in ("rnn", "lstm", "gru")]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(chromium), args=ARGS)
+        browser = p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.goto(url, wait_until="networkidle")
         page.get_by_role("tab", name="Compare").click()
@@ -130,7 +139,6 @@ def pct(values: list[float], q: float) -> float:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--tiny", action="store_true", help="train tiny checkpoints in a temporary folder and use those")
     p.add_argument("--checkpoints", help="a folder with rnn/, lstm/ and gru/ (default: the bundled checkpoints/)")
     p.add_argument("--users", type=int, default=20, help="concurrent gradio_client users (default 20)")
     p.add_argument("--length", type=int, default=500, help="characters per model per compare (default 500)")
@@ -141,18 +149,12 @@ def main() -> int:
 
     from gradio_client import Client
 
-    from tests.make_tiny_checkpoints import free_port, make_tiny_checkpoints
-
-    scratch = tempfile.TemporaryDirectory(prefix="rnnlm-bench-")  # removed on exit
-    if args.tiny:
-        folders = make_tiny_checkpoints(Path(scratch.name))
-    else:
-        root = Path(args.checkpoints) if args.checkpoints else REPO / "checkpoints"
-        folders = {n: root / n for n in ("rnn", "lstm", "gru")}
-        missing = [str(f) for f in folders.values() if not (f / "config.json").is_file()]
-        if missing:
-            print(f"no checkpoint in {', '.join(missing)}; use --tiny or --checkpoints DIR", file=sys.stderr)
-            return 2
+    root = Path(args.checkpoints) if args.checkpoints else REPO / "checkpoints"
+    folders = {n: root / n for n in ("rnn", "lstm", "gru")}
+    missing = [str(f) for f in folders.values() if not (f / "config.json").is_file()]
+    if missing:
+        print(f"no checkpoint in {', '.join(missing)}; give --checkpoints DIR", file=sys.stderr)
+        return 2
     print(f"checkpoints: {', '.join(str(f) for f in folders.values())}")
     # This machine's speed drifts by tens of percent from minute to minute: alternate the two, take medians.
     readies, gradios = [], []
@@ -218,7 +220,6 @@ def main() -> int:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-        scratch.cleanup()
 
 
 if __name__ == "__main__":

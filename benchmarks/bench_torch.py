@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rnnlm import generate  # noqa: E402
 from rnnlm.config import ModelConfig, TrainConfig  # noqa: E402
-from rnnlm.models import build_model  # noqa: E402
+from rnnlm.models import build_model, runner  # noqa: E402
 
 VOCAB = "".join(chr(c) for c in range(32, 97))  # 65 characters, like Tiny Shakespeare
 
@@ -72,14 +72,37 @@ def sample_speed(model_type: str, H: int, L: int, n: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def torch_cell_stepper(model):
+    """A batch-1 step with torch.lstm_cell / gru_cell on the model's own weights: the torch reference."""
+    cell = torch.lstm_cell if model.config.model_type == "lstm" else torch.gru_cell
+    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    layers = [tuple(getattr(model.rnn, f"{n}_l{l}") for n in names) for l in range(model.config.num_layers)]
+
+    @torch.inference_mode()
+    def step(ids, state):
+        x = model.embed.weight[torch.as_tensor(ids)]  # (1, E)
+        new = [[] for _ in state]
+        for l, w in enumerate(layers):
+            out = cell(x, tuple(s[l] for s in state) if len(state) > 1 else state[0][l], *w)
+            out = out if isinstance(out, tuple) else (out,)
+            for slot, value in zip(new, out):
+                slot.append(value)
+            x = out[0]
+        return model.head(x), tuple(torch.stack(slot) for slot in new)
+
+    return step
+
+
 def cell_step_speed(model_type: str, H: int, L: int, n: int) -> tuple[float, float]:
-    """Batch-1 steps alone (no sampling): torch.lstm_cell / gru_cell stepping, and rnnlm's step (numpy at
-    batch 1), on the same weights, alternated in one run: chars/s each."""
+    """Batch-1 steps alone (no sampling): torch.lstm_cell / gru_cell stepping, and rnnlm's single-stream
+    runner (numpy), on the same weights, alternated in one run: chars/s each."""
     model = build_model(ModelConfig(model_type=model_type, vocab=VOCAB, hidden_size=H, num_layers=L))
+    run = runner(model)
     ids, speeds = np.array([3]), {"cell": [], "step": []}
     for _ in range(3):
-        for name, step in (("cell", model._step_torch), ("step", model.step)):
-            state = model.init_state(1)
+        for name, step, init in (("cell", torch_cell_stepper(model), model.init_state),
+                                 ("step", run.step, run.init_state)):
+            state = init(1)
             step(ids, state)
             t0 = time.perf_counter()
             for _ in range(n):

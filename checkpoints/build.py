@@ -23,7 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from rnnlm import checkpoint, generate, score  # noqa: E402
+from rnnlm import generate, score, store  # noqa: E402
 from rnnlm.data import read_text, split  # noqa: E402
 
 DATA = "../shared/data/tinyshakespeare.txt"
@@ -76,7 +76,7 @@ def thin(rows: list[dict]) -> list[dict]:
 def bundle(name: str, data: str, runs: Path, dest: Path) -> None:
     """Write checkpoints/<name>/ from the finished run."""
     run = runs / name
-    model = checkpoint.load(run)
+    model = store.load(run)
     val_text = split(read_text(data), model.config.training.get("val_fraction", 0.1))[1]
     probe = score(model, val_text[:VAL_PROBE])
     model.config.training["data"] = "tinyshakespeare.txt"
@@ -96,7 +96,7 @@ def bundle(name: str, data: str, runs: Path, dest: Path) -> None:
     rows = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines() if l]
     (dest / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in thin(rows)))
     (dest / "timelapse.jsonl").write_text((run / "timelapse.jsonl").read_text())
-    checkpoint.save(model, dest)  # config.json, model.safetensors and the card, which reads samples.json
+    store.save(model, dest)  # config.json, model.safetensors and the card, which reads samples.json
 
 
 def main() -> None:

@@ -17,20 +17,8 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .config import ModelConfig, TrainConfig
 from .data import CORPORA
-from .models import DESCRIPTIONS, build_model
+from .models import spec_for
 
-# model_type -> (framework tag, architecture in a sentence; filled from the ModelConfig's fields)
-ARCHITECTURES = {
-    "rnn": ("numpy", "A vanilla tanh RNN in numpy: one-hot characters → {num_layers} tanh layer(s) of {hidden_size} "
-                     "units → linear → softmax. The forward pass and backpropagation through time are written by "
-                     "hand; the recurrent weights start orthogonal."),
-    "lstm": ("pytorch", "An LSTM in PyTorch: a {embed_size}-wide character embedding → {num_layers} LSTM layer(s) of "
-                        "{hidden_size} units (forget-gate bias 1) → dropout {dropout} → linear → softmax; dropout "
-                        "{dropout} also sits between layers."),
-    "gru": ("pytorch", "A GRU in PyTorch: a {embed_size}-wide character embedding → {num_layers} GRU layer(s) of "
-                       "{hidden_size} units → dropout {dropout} → linear → softmax; dropout {dropout} also sits "
-                       "between layers."),
-}
 # Recorded by checkpoints/build.py: nats/char on the validation split's first N characters.
 PARTIAL_SCORE = re.compile(r"val_first_(\d+)_nats_per_char")
 NOT_FLAGS = ("val_fraction", "eval_streams")  # TrainConfig fields `python -m rnnlm train` has no flag for
@@ -128,20 +116,19 @@ print(rnnlm.generate(model, "ROMEO:", length=200, temperature=0.8, seed=7))
 """
 
 
-def render_card(model_or_config, folder: str | Path | None = None) -> str:
-    """The README.md card for a model (or its ModelConfig), with the samples in folder/samples.json if any."""
-    config: ModelConfig = getattr(model_or_config, "config", model_or_config)
-    model = model_or_config if model_or_config is not config else build_model(config)
-    framework, architecture = ARCHITECTURES[config.model_type]
+def render_card(model, folder: str | Path | None = None) -> str:
+    """The README.md card for a model, with the samples in folder/samples.json if any."""
+    config: ModelConfig = model.config
+    spec = spec_for(config.model_type)
     training, metrics = config.training, config.metrics
     val_fraction = training.get("val_fraction", TrainConfig.val_fraction)
     data = Path(training["data"]).name if training.get("data") else ""
     card = ModelCard.from_template(
-        _card_data(config, framework, data, val_fraction),
+        _card_data(config, spec.framework, data, val_fraction),
         template_str=TEMPLATE,
         model_type=config.model_type,
-        description=DESCRIPTIONS[config.model_type],
-        architecture=architecture.format(**config.to_dict()),
+        description=spec.label,
+        architecture=spec.describe(config) + (f" It is {spec.runs_in}." if spec.runs_in else ""),
         vocab_size=config.vocab_size,
         num_layers=config.num_layers,
         hidden_size=config.hidden_size,

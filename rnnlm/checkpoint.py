@@ -1,51 +1,107 @@
-"""Checkpoint folders: config.json + model.safetensors + README.md, the files huggingface_hub's mixins use.
+"""Checkpoint folders as plain files: config.json + model.safetensors (+ the README.md card), written atomically.
 
-Every model class is a Hub mixin (ModelHubMixin for numpy, PyTorchModelHubMixin for torch) whose
-save_pretrained and from_pretrained use the helpers here, so a local folder and a Hub repo hold the same
-files, and save / load below are those two methods with errors that name the bad file.
+Nothing here knows a model class: saving takes a ModelConfig and named arrays, loading gives them back
+(rnnlm.store builds the model). Nothing unpickles: loading reads JSON and raw tensors, never code.
 
-Nothing here unpickles: loading reads JSON and raw tensors, never code.
+A process killed at any instant of a save leaves the previous complete checkpoint or the new complete
+one. Every file is written under a temporary name in the same folder, flushed, and moved into place with
+os.replace. Two files cannot be replaced at once, so the weights name the config they belong to: their
+safetensors metadata holds the sha256 of the config.json text saved with them, and that text waits as
+config.json.<sha>.tmp until it replaces config.json. The weights go in first; a reader that finds them
+newer than config.json (the sha differs and the waiting file is there) takes the waiting config. A
+config.json edited by hand (no waiting file) is read as it is, and checked against the weights' shapes.
+
+Folders that must change as a unit (training's resume/) are written whole under a new name and swapped
+in (commit_folder); read_folder_unit finds the complete one after a crash at any point of the swap.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-from contextlib import contextmanager
+import shutil
 from pathlib import Path
 
 import numpy as np
-from huggingface_hub import ModelCard, hf_hub_download
-from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.numpy import load_file
+from safetensors.numpy import save as safetensors_bytes
 
-from .card import render_card
 from .config import ModelConfig
-from .models import model_class
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
+TMP_SUFFIX = ".tmp"
+MAX_CONFIG_BYTES = 50_000_000  # a vocabulary of a million words fits; a bigger config.json is not a checkpoint
 
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, corrupt, or does not fit its config."""
 
 
-def _replace_atomically(path: Path, write) -> None:
-    """Call write(tmp) and move tmp over path: a crash never leaves half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
+# --- file operations: every write of a save goes through these (tests inject crashes between them) ---
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Create path (which must not be in use by readers) with data, flushed to disk, mode 0644 under umask 022."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _replace(src: Path, dst: Path) -> None:
+    os.replace(src, dst)
+
+
+def _remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
+    """Write a whole file so that readers see the old content or the new, never a part."""
+    path = Path(path)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    tmp = path.with_name(f"{path.name}.{os.getpid()}{TMP_SUFFIX}")
+    _write_new(tmp, raw)
+    _replace(tmp, path)
+
+
+def write_json(path: str | os.PathLike, doc) -> None:
+    """A JSON file, written atomically."""
+    write_atomic(path, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+
+
+def read_json(path: str | os.PathLike):
+    """A JSON file's content; a CheckpointError naming the file when it is missing or not JSON."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot be read ({e.strerror or e})") from None
+
+
+# --- tensors ---------------------------------------------------------------------------------------
 
 
 def save_tensors(path: str | os.PathLike, tensors: dict[str, np.ndarray], metadata: dict | None = None) -> None:
-    """Write named arrays to a safetensors file atomically."""
+    """Named arrays to a safetensors file, atomically."""
     arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
-    _replace_atomically(Path(path), lambda tmp: save_file(arrays, str(tmp), metadata=metadata))
+    write_atomic(path, safetensors_bytes(arrays, metadata=metadata))
 
 
 def load_tensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Named arrays from a safetensors file, with a clear error naming the file if it is unreadable."""
+    """Named arrays from a safetensors file; a CheckpointError naming the file when it is unreadable."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: file not found")
@@ -55,118 +111,172 @@ def load_tensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
         raise CheckpointError(f"{path}: not a valid safetensors file ({e})") from None
 
 
-def read_config(folder: str | os.PathLike) -> ModelConfig:
-    """The ModelConfig in folder/config.json, with errors naming the file."""
-    path = Path(folder) / CONFIG_NAME
-    if not path.is_file():
-        raise CheckpointError(f"{path}: file not found (is {folder} a checkpoint folder?)")
+def _weights_metadata(path: Path) -> dict:
+    """The safetensors header's metadata (reads the header only)."""
     try:
-        return ModelConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: {e}") from None
-
-
-def write_config(folder: str | os.PathLike, config: ModelConfig) -> None:
-    """folder/config.json: the ModelConfig as a flat dict, keys in field order, characters unescaped."""
-    text = json.dumps(config.to_dict(), indent=2, ensure_ascii=False) + "\n"
-    _replace_atomically(Path(folder) / CONFIG_NAME, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
-# --- what the models' Hub mixins use ----------------------------------------------------------
-
-
-class CheckpointMixin:
-    """rnnlm's side of huggingface_hub's mixins, shared by every model: one writer and the project's card.
-
-    Listed before the Hub mixin in a model's bases so that these methods win.
-    """
-
-    def _save_pretrained(self, save_directory: Path) -> None:
-        """Write model.safetensors, config.json and README.md (called by save_pretrained and push_to_hub)."""
-        folder = Path(save_directory)
-        save_tensors(folder / WEIGHTS_NAME, self.tensors(), metadata={"format": "np"})
-        # Written here rather than by the mixin, which would sort the keys and escape non-ASCII vocabularies.
-        write_config(folder, self.config)
-        # The mixin keeps an existing README.md, but training re-saves into the same folder whenever the
-        # validation loss improves, so the card is rewritten with the new figures each time.
-        text = render_card(self, folder)
-        _replace_atomically(folder / CARD_NAME, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-    def generate_model_card(self, *args, **kwargs) -> ModelCard:
-        """The project's card (the mixin's default text names PyTorch whatever the model)."""
-        return ModelCard(render_card(self))
-
-    @classmethod
-    def _from_pretrained(cls, *, model_id: str, revision, cache_dir, force_download, local_files_only, token,
-                         config: ModelConfig | dict | None = None, **model_kwargs):
-        """Build from config.json, then load model.safetensors from a local folder or a Hub repo (the numpy
-        models; TorchRNN has its own)."""
-        path = weights_file(model_id, revision=revision, cache_dir=cache_dir, force_download=force_download,
-                            local_files_only=local_files_only, token=token)
-        model = cls(config_from(config, model_id), **model_kwargs)
-        with reading_weights(path):
-            model.load_tensors(load_file(str(path)))
-        return model
-
-
-def config_from(config: ModelConfig | dict | None, source: str) -> ModelConfig:
-    """The ModelConfig that from_pretrained passes to _from_pretrained.
-
-    The mixin hands over config.json as a plain dict: it decodes dataclasses by the constructor's type
-    annotation, which `from __future__ import annotations` turns into a string.
-    """
-    if isinstance(config, ModelConfig):
-        return config
-    where = Path(source) / CONFIG_NAME if os.path.isdir(source) else f"{source}: {CONFIG_NAME}"
-    if config is None:
-        raise CheckpointError(f"{where}: file not found")
-    try:
-        return ModelConfig.from_dict(config)
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{where}: {e}") from None
-
-
-def weights_file(model_id: str, **download) -> Path:
-    """model.safetensors in a local folder, or fetched from Hub repo model_id (download: hf_hub_download's options)."""
-    if os.path.isdir(model_id):
-        path = Path(model_id) / WEIGHTS_NAME
-        if not path.is_file():
-            raise CheckpointError(f"{path}: file not found")
-        return path
-    return Path(hf_hub_download(model_id, WEIGHTS_NAME, **download))
-
-
-@contextmanager
-def reading_weights(path: Path):
-    """Re-raise a weights file that cannot be read, or does not fit config.json, as a CheckpointError naming it."""
-    try:
-        yield
-    except CheckpointError:
-        raise
-    except (SafetensorError, OSError) as e:
+        with safe_open(str(path), framework="numpy") as f:
+            return f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{path}: not a valid safetensors file ({e})") from None
-    except (ValueError, RuntimeError) as e:  # names or shapes: from check_tensors, or torch's strict load
-        detail = " ".join(str(e).split())  # torch's message spans lines
-        raise CheckpointError(f"{path} does not match {path.with_name(CONFIG_NAME)}: {detail}") from None
 
 
-# --- the public pair -------------------------------------------------------------------------
+def check_weights(path: Path, tensors: dict[str, np.ndarray]) -> None:
+    """Refuse non-float weights (an int8 file is not what a model was trained as)."""
+    bad = sorted(name for name, t in tensors.items() if t.dtype.kind != "f")
+    if bad:
+        kinds = ", ".join(f"{n} ({tensors[n].dtype})" for n in bad[:5])
+        raise CheckpointError(f"{path}: weights must be floating point, got {kinds}")
 
 
-def save(model, folder: str | os.PathLike) -> Path:
-    """Write model's config.json, model.safetensors and README.md card into folder (its save_pretrained)."""
-    model.save_pretrained(folder)
-    return Path(folder)
+def non_finite(tensors: dict[str, np.ndarray]) -> list[str]:
+    """Names of the tensors holding NaN or infinity (a model that diverged, or a damaged file)."""
+    return sorted(name for name, t in tensors.items() if t.dtype.kind == "f" and not np.isfinite(t).all())
 
 
-def load(folder: str | os.PathLike, inference: bool = False):
-    """The model saved in folder (its class's from_pretrained); any mismatch is a CheckpointError.
+# --- a model's folder ------------------------------------------------------------------------------
 
-    inference=True loads the lightest class that can run it, not train it: the LSTM and GRU in numpy,
-    without importing torch (see rnnlm.models.numpy_cells).
-    """
+
+def _config_text(config: ModelConfig) -> str:
+    """config.json: the ModelConfig as a flat dict, keys in field order, characters unescaped."""
+    return json.dumps(config.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def save(folder: str | os.PathLike, config: ModelConfig, tensors: dict[str, np.ndarray], card: str | None = None) -> Path:
+    """Write config.json, model.safetensors and (when given) README.md into folder, crash-safe (see above)."""
     folder = Path(folder)
-    config = read_config(folder)  # first, for errors that name the file and to pick the class
-    return model_class(config.model_type, inference).from_pretrained(folder, config=config)
+    folder.mkdir(parents=True, exist_ok=True)
+    repair(folder)
+    text = _config_text(config)
+    sha = _sha(text)
+    waiting = folder / f"{CONFIG_NAME}.{sha}{TMP_SUFFIX}"
+    _write_new(waiting, text.encode("utf-8"))  # complete before the weights that name it go in
+    arrays = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()}
+    write_atomic(folder / WEIGHTS_NAME, safetensors_bytes(arrays, metadata={"format": "np", "config_sha256": sha}))
+    _replace(waiting, folder / CONFIG_NAME)
+    if card is not None:
+        write_atomic(folder / CARD_NAME, card)
+    return folder
+
+
+def repair(folder: str | os.PathLike) -> None:
+    """Finish a save that was killed between the weights and config.json, and remove stale temporary files."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    waiting = _waiting_config(folder)
+    if waiting is not None:
+        _replace(waiting, folder / CONFIG_NAME)
+    for tmp in folder.glob(f"*{TMP_SUFFIX}"):
+        if tmp.is_file():
+            tmp.unlink(missing_ok=True)
+
+
+def _waiting_config(folder: Path) -> Path | None:
+    """config.json.<sha>.tmp when the weights were saved with it and config.json is older, else None."""
+    weights = folder / WEIGHTS_NAME
+    if not weights.is_file():
+        return None
+    try:
+        sha = _weights_metadata(weights).get("config_sha256")
+    except CheckpointError:
+        return None
+    waiting = folder / f"{CONFIG_NAME}.{sha}{TMP_SUFFIX}"
+    if not sha or not waiting.is_file():
+        return None
+    current = folder / CONFIG_NAME
+    try:
+        if current.is_file() and _sha(current.read_text(encoding="utf-8")) == sha:
+            return None
+    except (OSError, UnicodeDecodeError):
+        pass
+    return waiting
+
+
+def read_config(folder: str | os.PathLike) -> ModelConfig:
+    """The ModelConfig of a checkpoint folder, with errors naming the file (see the module doc on crashes)."""
+    folder = Path(folder)
+    if folder.is_file():
+        raise CheckpointError(f"{folder} is a file; expected a checkpoint folder (config.json + model.safetensors)")
+    path = _waiting_config(folder) or folder / CONFIG_NAME
+    if not path.is_file():
+        raise CheckpointError(f"{folder / CONFIG_NAME}: file not found (is {folder} a checkpoint folder?)")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise CheckpointError(f"{path}: {path.stat().st_size:,} bytes is too large for a config file")
+    doc = read_json(path)
+    try:
+        return ModelConfig.from_dict(doc)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{folder / CONFIG_NAME}: {e}") from None
+
+
+def read_weights(folder: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The named float arrays of folder/model.safetensors."""
+    path = Path(folder) / WEIGHTS_NAME
+    tensors = load_tensors(path)
+    check_weights(path, tensors)
+    return tensors
+
+
+def check_shapes(path: Path, expected: dict[str, tuple], got: dict[str, np.ndarray]) -> None:
+    """A CheckpointError naming the weights file when names or shapes differ from what the config implies."""
+    missing = sorted(set(expected) - set(got))
+    extra = sorted(set(got) - set(expected))
+    problems = []
+    if missing:
+        problems.append(f"missing tensors: {', '.join(missing)}")
+    if extra:
+        problems.append(f"unexpected tensors: {', '.join(extra)}")
+    for name in sorted(set(expected) & set(got)):
+        if tuple(got[name].shape) != tuple(expected[name]):
+            problems.append(f"{name} has shape {tuple(got[name].shape)}, expected {tuple(expected[name])}")
+    if problems:
+        raise CheckpointError(f"{path} does not match {path.with_name(CONFIG_NAME)}: {'; '.join(problems)}")
+
+
+# --- folders that change as a unit -----------------------------------------------------------------
+
+
+def commit_folder(staged: Path, final: Path) -> None:
+    """Swap a completely written folder `staged` in as `final`: final -> final.old, staged -> final, drop .old.
+
+    A crash at any point leaves a complete folder that read_folder_unit finds.
+    """
+    old = final.with_name(final.name + ".old")
+    _remove_tree(old)
+    if final.exists():
+        _replace(final, old)
+    _replace(staged, final)
+    _remove_tree(old)
+
+
+def staging_folder(final: Path) -> Path:
+    """A fresh, empty folder beside final to write the next version of it into."""
+    staged = final.with_name(final.name + ".new")
+    _remove_tree(staged)
+    staged.mkdir(parents=True)
+    return staged
+
+
+def read_folder_unit(final: Path, complete_marker: str) -> Path | None:
+    """The complete version of a folder written with commit_folder, after a crash at any point, or None.
+
+    A version is complete when it has complete_marker, the file written last into it.
+    """
+    for candidate in (final, final.with_name(final.name + ".new"), final.with_name(final.name + ".old")):
+        if (candidate / complete_marker).is_file():
+            return candidate
+    return None
+
+
+def repair_folder_unit(final: Path, complete_marker: str) -> None:
+    """Make final the complete version again and remove the leftovers of an interrupted swap."""
+    found = read_folder_unit(final, complete_marker)
+    if found is not None and found != final:
+        _remove_tree(final)
+        _replace(found, final)
+    for leftover in (final.with_name(final.name + ".new"), final.with_name(final.name + ".old")):
+        _remove_tree(leftover)

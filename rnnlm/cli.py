@@ -6,7 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from .config import DEFAULTS, MODEL_TYPES, TrainConfig
+from .config import TrainConfig
+from .models import MODELS
 
 
 def _train(args) -> int:
@@ -17,24 +18,19 @@ def _train(args) -> int:
     if args.resume:
         overrides = {k: v for k, v in given.items() if k in train_fields}
         if "minutes" in overrides and "max_iters" not in overrides:
-            overrides["max_iters"] = 10**9
+            overrides["max_iters"] = None  # a new time budget alone: run until the minutes are up
         summary = _run(lambda: train(args.resume, resume=True, overrides=overrides, progress_bar=not args.no_progress))
     else:
         if not args.model or not args.data or not args.out:
             print("error: a new run needs --model, --data and --out (or --resume DIR)", file=sys.stderr)
             return 2
-        from .data import read_text
-
-        defaults = DEFAULTS[args.model]
+        defaults = MODELS[args.model].defaults
         fields = {k: given.get(k, defaults.get(k)) for k in train_fields if k in given or k in defaults}
         if "max_iters" not in given and args.minutes:
-            fields["max_iters"] = 10**9  # a time budget alone: run until the minutes are up
+            fields["max_iters"] = None  # a time budget alone: run until the minutes are up
         cfg = TrainConfig(**fields)
-        text = read_text(args.data)
-        model_config = new_model_config(
-            args.model, "".join(sorted(set(text))), hidden_size=args.hidden_size,
-            num_layers=args.num_layers, embed_size=args.embed_size, dropout=args.dropout,
-        )
+        model_config = new_model_config(args.model, "", hidden_size=args.hidden_size, num_layers=args.num_layers,
+                                        embed_size=args.embed_size, dropout=args.dropout)
         summary = _run(lambda: train(args.out, cfg, model_config, progress_bar=not args.no_progress))
     if summary is None:
         return 1
@@ -60,6 +56,8 @@ def _sample(args) -> int:
     from . import load_model
     from .sample import stream
 
+    if args.seed is not None and not 0 <= args.seed < 2**32:
+        raise ValueError(f"--seed must be from 0 to {2**32 - 1}, got {args.seed}")
     model = load_model(args.checkpoint, inference=True)  # the LSTM and GRU run in numpy: no torch to import
     s = stream(model, args.prompt, length=args.length, temperature=args.temperature,
                top_k=args.top_k, top_p=args.top_p, seed=args.seed)
@@ -84,7 +82,7 @@ def _score(args) -> int:
     if (args.text is None) == (args.text_file is None):
         print("error: give exactly one of --text or --text-file", file=sys.stderr)
         return 2
-    text = args.text if args.text is not None else Path(args.text_file).read_text(encoding="utf-8")
+    text = args.text if args.text is not None else _read_text_file(args.text_file)
     model = load_model(args.checkpoint, inference=True)  # the LSTM and GRU run in numpy: no torch to import
     result = score(model, text, context=args.context)
     if args.json:
@@ -95,6 +93,18 @@ def _score(args) -> int:
         if result.skipped:
             print(f"skipped characters not in the vocabulary: {describe_chars(result.skipped)}")
     return 0
+
+
+def _read_text_file(path: str) -> str:
+    """A UTF-8 file's text, or a ValueError naming the file."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"--text-file {path}: not UTF-8 text (a binary file?)") from None
+    except IsADirectoryError:
+        raise ValueError(f"--text-file {path}: is a folder, not a file") from None
+    except FileNotFoundError:
+        raise ValueError(f"--text-file {path}: file not found") from None
 
 
 def _download(args) -> int:
@@ -135,8 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model on a text file",
                        description="Train a model. Unset flags take per-model defaults: "
-                       + "; ".join(f"{m}: {', '.join(f'{k}={v}' for k, v in d.items())}" for m, d in DEFAULTS.items()))
-    t.add_argument("--model", choices=MODEL_TYPES, help="rnn (vanilla, numpy), lstm or gru (torch)")
+                       + "; ".join(f"{m}: {', '.join(f'{k}={v}' for k, v in spec.defaults.items())}"
+                                   for m, spec in MODELS.items()))
+    t.add_argument("--model", choices=list(MODELS),
+                   help="; ".join(f"{name}: {spec.label} ({spec.framework})" for name, spec in MODELS.items()))
     t.add_argument("--data", help="UTF-8 text file; its first 90%% trains, the last 10%% validates")
     t.add_argument("--out", help="output folder: best checkpoint, log.jsonl, timelapse.jsonl, resume/")
     t.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR exactly (other flags override its settings)")
@@ -149,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, help="peak learning rate (warmup, then cosine decay to lr * min-lr-ratio)")
     t.add_argument("--min-lr-ratio", type=float, help="final learning rate as a fraction of --lr (default 0.1)")
     t.add_argument("--warmup-iters", type=int, help="steps of linear learning-rate warmup (default 100)")
-    t.add_argument("--max-iters", type=int, help="stop after this many steps (default 5000, or none with --minutes)")
+    t.add_argument("--max-iters", type=int, help="stop after this many steps (default 5000; no step limit with --minutes alone)")
     t.add_argument("--minutes", type=float, help="stop after this much training time; the schedule follows it")
     t.add_argument("--eval-every", type=int, help="evaluate on the whole validation text every N steps (default 250)")
     t.add_argument("--log-every", type=int, help="write a training-loss row to log.jsonl every N steps (default 10)")
@@ -204,11 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    from .hub import redact
+
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
-    except (ValueError, FileNotFoundError, ConnectionError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (ValueError, TypeError, FileNotFoundError, ConnectionError, OSError) as e:
+        print(f"error: {redact(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -1,32 +1,86 @@
-"""Settings as dataclasses: one for a model's shape, one for a training run. No globals."""
+"""Settings as dataclasses: one for a model's shape, one for a training run. No globals, no per-type tables.
+
+Both are checked field by field when made (also when read from a config.json, which may come from
+anyone's Hub repo): a wrong type or an absurd value is a ValueError naming the field, before any
+weight is allocated. Per-type defaults live in the model registry (rnnlm.models), not here.
+"""
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
-MODEL_TYPES = ("rnn", "lstm", "gru")
+MAX_HIDDEN = 16_384  # units per layer: a 16k x 64k recurrent matrix is already 4 GB of float32
+MAX_LAYERS = 64
+MAX_EMBED = 16_384
+MAX_VOCAB = 1_000_000  # tokens (characters or words)
+
+
+def _check_int(owner: str, name: str, value, lo: int, hi: int | None = None, flag: bool = False) -> None:
+    """value must be an int (not a bool, not a float) in [lo, hi]."""
+    label = f"--{name.replace('_', '-')}" if flag else f"{owner}.{name}"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{label} must be a whole number, got {value!r}")
+    if value < lo or (hi is not None and value > hi):
+        bound = f"from {lo:,} to {hi:,}" if hi is not None else f">= {lo:,}"
+        raise ValueError(f"{label} must be {bound}, got {value:,}")
+
+
+def _check_float(owner: str, name: str, value, lo: float, hi: float | None = None, lo_open: bool = False,
+                 hi_open: bool = False, flag: bool = False) -> None:
+    """value must be a finite number in the given range (open ends where said)."""
+    label = f"--{name.replace('_', '-')}" if flag else f"{owner}.{name}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{label} must be a finite number, got {value!r}")
+    low_bad = value <= lo if lo_open else value < lo
+    high_bad = hi is not None and (value >= hi if hi_open else value > hi)
+    if low_bad or high_bad:
+        left, right = "(" if lo_open else "[", ")" if hi_open else "]"
+        raise ValueError(f"{label} must be in {left}{lo:g}, {hi if hi is not None else 'inf'}{right}, got {value!r}")
+
+
+def _from_dict(cls, d, what: str):
+    """cls(**d), refusing a non-object and unknown keys, so a foreign or damaged file is not misread."""
+    if not isinstance(d, dict):
+        raise ValueError(f"{what} must be a JSON object, got {type(d).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+        raise ValueError(f"unknown keys in {what}: {', '.join(map(str, unknown))}")
+    return cls(**d)
 
 
 @dataclass
 class ModelConfig:
     """Everything needed to rebuild a model; saved as the checkpoint's config.json."""
 
-    model_type: str = "lstm"  # "rnn" (numpy), "lstm" or "gru" (torch)
+    model_type: str = "lstm"  # a name in rnnlm.models.MODELS: "rnn", "lstm", "gru", ...
     vocab: str = ""  # the characters, sorted; a checkpoint alone can encode and decode
     hidden_size: int = 512
     num_layers: int = 2
-    embed_size: int = 64  # torch models only: 65 characters need no wider input vector
-    dropout: float = 0.0  # torch models only: between layers and before the output layer
+    embed_size: int = 64  # models with an embedding: 65 characters need no wider input vector
+    dropout: float = 0.0  # models with dropout: between layers and before the output layer
+    options: dict = field(default_factory=dict)  # settings only one model type has (e.g. an n-gram's order)
     training: dict = field(default_factory=dict)  # the TrainConfig these weights came from
     metrics: dict = field(default_factory=dict)  # best val nats/char and bits/char, step, chars seen
 
     def __post_init__(self):
-        if self.model_type not in MODEL_TYPES:
-            raise ValueError(f"unknown model_type {self.model_type!r}; expected one of {', '.join(MODEL_TYPES)}")
-        if self.hidden_size < 1 or self.num_layers < 1 or self.embed_size < 1:
-            raise ValueError("hidden_size, num_layers and embed_size must be positive")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not isinstance(self.model_type, str) or not self.model_type:
+            raise ValueError(f"model_type must be a model type's name, got {self.model_type!r}")
+        if not isinstance(self.vocab, str):
+            raise ValueError(f"vocab must be a string of characters, got {type(self.vocab).__name__}")
+        if len(self.vocab) > MAX_VOCAB:
+            raise ValueError(f"vocab has {len(self.vocab):,} entries, more than {MAX_VOCAB:,}")
+        _check_int("model config", "hidden_size", self.hidden_size, 1, MAX_HIDDEN)
+        _check_int("model config", "num_layers", self.num_layers, 1, MAX_LAYERS)
+        _check_int("model config", "embed_size", self.embed_size, 1, MAX_EMBED)
+        _check_float("model config", "dropout", self.dropout, 0.0, 1.0, hi_open=True)
+        for name in ("options", "training", "metrics"):
+            if not isinstance(getattr(self, name), dict):
+                raise ValueError(f"model config.{name} must be a JSON object, got {type(getattr(self, name)).__name__}")
+        best = self.metrics.get("val_nats_per_char")
+        if best is not None and (isinstance(best, bool) or not isinstance(best, (int, float))):
+            raise ValueError(f"model config.metrics.val_nats_per_char must be a number, got {best!r}")
 
     @property
     def vocab_size(self) -> int:
@@ -38,16 +92,12 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
         """Build from a config.json dict; unknown keys are an error, so a foreign file is not misread."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown keys in model config: {', '.join(unknown)}")
-        return cls(**d)
+        return _from_dict(cls, d, "model config")
 
 
 @dataclass
 class TrainConfig:
-    """One training run. Defaults that differ per model live in DEFAULTS below."""
+    """One training run. Defaults that differ per model type live in the registry (ModelSpec.defaults)."""
 
     data: str = ""
     seq_len: int = 128  # characters per window: the truncated-BPTT horizon
@@ -55,29 +105,46 @@ class TrainConfig:
     lr: float = 2e-3
     min_lr_ratio: float = 0.1  # cosine decay ends at lr * this
     warmup_iters: int = 100
-    max_iters: int = 5000
+    max_iters: int | None = 5000  # None: no step limit (a --minutes budget alone ends the run)
     minutes: float = 0.0  # wall-clock budget; 0 = none. Stops at max_iters or minutes, whichever first
     eval_every: int = 250
     log_every: int = 10
-    grad_clip: float = 5.0  # global-norm clipping
+    grad_clip: float = 5.0  # global-norm clipping; 0 = off
     weight_decay: float = 0.0
     optimizer: str = "adam"  # "adam" everywhere; the numpy RNN also takes "adagrad"
     seed: int = 1337
     val_fraction: float = 0.1  # the last 10% of characters validate (nanoGPT's split)
     eval_streams: int = 16  # validation text is cut into this many streams, run as one batch
 
+    def __post_init__(self):
+        """Every field checked, the message naming the command-line flag that sets it."""
+        check = dict(owner="train config", flag=True)
+        if not isinstance(self.data, str):
+            raise ValueError(f"--data must be a path, got {self.data!r}")
+        _check_int(name="seq_len", value=self.seq_len, lo=1, hi=100_000, **check)
+        _check_int(name="batch_size", value=self.batch_size, lo=1, hi=100_000, **check)
+        _check_float(name="lr", value=self.lr, lo=0.0, hi=10.0, lo_open=True, **check)
+        _check_float(name="min_lr_ratio", value=self.min_lr_ratio, lo=0.0, hi=1.0, **check)
+        _check_int(name="warmup_iters", value=self.warmup_iters, lo=0, **check)
+        if self.max_iters is not None:
+            _check_int(name="max_iters", value=self.max_iters, lo=1, **check)
+        _check_float(name="minutes", value=self.minutes, lo=0.0, hi=60 * 24 * 365, **check)
+        if self.max_iters is None and not self.minutes:
+            raise ValueError("a run needs an end: give --max-iters or --minutes")
+        _check_int(name="eval_every", value=self.eval_every, lo=1, **check)
+        _check_int(name="log_every", value=self.log_every, lo=1, **check)
+        _check_float(name="grad_clip", value=self.grad_clip, lo=0.0, **check)
+        _check_float(name="weight_decay", value=self.weight_decay, lo=0.0, hi=1.0, **check)
+        if self.optimizer not in ("adam", "adagrad"):
+            raise ValueError(f"--optimizer must be adam or adagrad, got {self.optimizer!r}")
+        _check_int(name="seed", value=self.seed, lo=0, hi=2**32 - 1, **check)
+        _check_float(name="val_fraction", value=self.val_fraction, lo=0.0, hi=0.5, lo_open=True, **check)
+        _check_int(name="eval_streams", value=self.eval_streams, lo=1, hi=4096, **check)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-
-
-# Per-model defaults: what a plain `python -m rnnlm train --model X` uses.
-DEFAULTS: dict[str, dict] = {
-    "rnn": dict(hidden_size=512, num_layers=1, dropout=0.0, seq_len=100, batch_size=64, lr=2e-3),
-    "lstm": dict(hidden_size=512, num_layers=2, dropout=0.25, seq_len=128, batch_size=64, lr=2e-3),
-    "gru": dict(hidden_size=512, num_layers=2, dropout=0.25, seq_len=128, batch_size=64, lr=2e-3),
-}
+        """Build from a saved dict; unknown keys are an error, as for ModelConfig."""
+        return _from_dict(cls, d, "training settings")

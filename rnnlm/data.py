@@ -36,12 +36,14 @@ CORPORA = {
 def read_text(path: str | os.PathLike) -> str:
     """A UTF-8 text file as a string, with a clear error when it is missing, empty or not UTF-8."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"--data {path} is a folder; give a UTF-8 text file")
     if not path.is_file():
         raise FileNotFoundError(f"corpus not found: {path}")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
-        raise ValueError(f"{path} is not UTF-8 text: {e}") from None
+        raise ValueError(f"{path} is not UTF-8 text (a binary file?): {e}") from None
     if len(text) < 2:
         raise ValueError(f"{path} is too short to train on ({len(text)} characters)")
     return text

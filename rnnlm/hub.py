@@ -2,8 +2,10 @@
 
 A source is a local checkpoint folder or a Hub repo id with an optional revision: `user/name` or
 `user/name@revision` (a branch, a tag or a commit). A Hub model is fetched into huggingface_hub's cache
-and loaded from there like any folder, by rnnlm.checkpoint.load. Tokens come from the usual places
-(HF_TOKEN, `hf auth login`) unless one is passed; nothing here prints or logs one.
+and loaded from there like any folder, by rnnlm.store.load. Everything goes through huggingface_hub's
+public functions (snapshot_download, HfApi). Tokens come from the usual places (HF_TOKEN, `hf auth
+login`) unless one is passed; nothing here prints or logs one, and every message is passed through
+redact() in case a server echoed one back.
 """
 from __future__ import annotations
 
@@ -22,17 +24,22 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from . import checkpoint
+from . import store
 from .card import render_card
 from .checkpoint import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, CheckpointError
 
 MODEL_FILES = (CONFIG_NAME, WEIGHTS_NAME)  # what loading a model needs
 # What push uploads and pull fetches: the model, its card and the run's records (never resume/).
 FOLDER_FILES = (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, "log.jsonl", "timelapse.jsonl", "samples.json")
-APP_MODELS = ("rnn", "lstm", "gru")
-APP_ENV_VARS = {name: f"RNNLM_{name.upper()}" for name in APP_MODELS}  # RNNLM_RNN, RNNLM_LSTM, RNNLM_GRU
-PROBE_TIMEOUT = 1.0  # seconds the app waits for the Hub before using a bundled checkpoint (the client retries for ~24 s)
 _REPO_ID = re.compile(r"[\w-][\w.-]*/[\w-][\w.-]*")  # owner/name; a leading dot means a relative path
+
+
+_SECRET = re.compile(r"(?i)(bearer\s+)\S+|\bhf_[A-Za-z0-9]{6,}|(token[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9_\-.]{8,}")
+
+
+def redact(text) -> str:
+    """text with anything token-like (hf_..., Bearer ..., token=...) replaced by [redacted]."""
+    return _SECRET.sub(lambda m: (m.group(1) or m.group(2) or "") + "[redacted]", str(text))
 
 
 class HubError(OSError):
@@ -94,16 +101,19 @@ def hub_errors(ref: HubRef):
         if status in (401, 403):
             raise HubError(f"the Hub refused the token for {ref} (HTTP {status}): it may be invalid or lack "
                            "write access") from None
-        raise HubError(f"the Hub answered HTTP {status} for {ref}: {e.server_message or _first_line(e)}") from None
+        reason = e.response.reason_phrase if e.response is not None else ""
+        code = e.response.headers.get("X-Error-Code", "") if e.response is not None else ""
+        raise HubError(redact(f"the Hub answered HTTP {status} {reason} for {ref}" + (f" ({code})" if code else ""))) from None
     except httpx2.TransportError as e:
-        raise HubUnreachableError(f"cannot reach the Hub at {constants.ENDPOINT}: {e}") from None
+        raise HubUnreachableError(redact(f"cannot reach the Hub at {constants.ENDPOINT}: {e}")) from None
     except HFValidationError as e:  # a repo id or revision the client refuses before asking the Hub
         raise HubError(f"{ref}: {_first_line(e)}") from None
 
 
 def _first_line(error: BaseException) -> str:
-    """The first line of an exception's message (the client's run on with advice), or its type's name."""
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    """The first line of an exception's message (the client's run on with advice), redacted and cut short."""
+    line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return redact(line[:200])
 
 
 # --- loading and pulling --------------------------------------------------------------------
@@ -120,10 +130,36 @@ def fetch(ref: HubRef, files=MODEL_FILES, *, local_files_only: bool = False, tok
     return folder
 
 
+def fetch_within(ref: HubRef, seconds: float, files=FOLDER_FILES) -> Path:
+    """fetch(ref) with one deadline for the whole download; HubUnreachableError when it runs past it.
+
+    The client's own timeouts bound each request, not the whole: a Hub that answers but stalls its
+    downloads would hold a caller for minutes. The download goes on in a background thread after the
+    deadline and fills the cache, so a later call finds the model there.
+    """
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["folder"] = fetch(ref, files)
+        except Exception as e:  # noqa: BLE001 - handed to the caller below
+            outcome["error"] = e
+
+    thread = threading.Thread(target=run, name=f"fetch {ref}", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if "error" in outcome:
+        raise outcome["error"]
+    if "folder" not in outcome:
+        raise HubUnreachableError(f"the Hub at {constants.ENDPOINT} did not deliver {ref} within {seconds:g} s "
+                                  "(the download goes on in the background; a later start uses it)")
+    return outcome["folder"]
+
+
 def _load_snapshot(folder: Path, ref: HubRef, inference: bool = False):
-    """checkpoint.load on a fetched snapshot, its errors prefixed with the repo they came from."""
+    """store.load on a fetched snapshot, its errors prefixed with the repo they came from."""
     try:
-        return checkpoint.load(folder, inference)
+        return store.load(folder, inference)
     except CheckpointError as e:
         raise CheckpointError(f"{ref}: {e}") from None
 
@@ -137,7 +173,7 @@ def load_model(source: str | os.PathLike, token: str | None = None, inference: b
     """
     ref = hub_ref(source)
     if ref is None:
-        return checkpoint.load(source, inference)
+        return store.load(source, inference)
     return _load_snapshot(fetch(ref, token=token), ref, inference)
 
 
@@ -183,7 +219,7 @@ def push(folder: str | os.PathLike, repo_id: str, private: bool = False, revisio
     folder = Path(folder)
     if not _REPO_ID.fullmatch(repo_id):
         raise ValueError(f"{repo_id!r} is not a Hub repo id: expected owner/name")
-    model = checkpoint.load(folder, inference=True)  # weights that do not load are not published
+    model = store.load(folder, inference=True)  # weights that do not load are not published
     operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(folder / name))
                   for name in FOLDER_FILES if (folder / name).is_file()]
     if not (folder / CARD_NAME).is_file():
@@ -200,93 +236,3 @@ def push(folder: str | os.PathLike, repo_id: str, private: bool = False, revisio
         commit = api.create_commit(repo.repo_id, operations, revision=revision,
                                    commit_message=f"Upload rnnlm {model.config.model_type} checkpoint")
     return commit.commit_url
-
-
-# --- the app's sources ----------------------------------------------------------------------
-
-
-@dataclass
-class AppSource:
-    """Where one of the app's models comes from: a local folder to load, and how it got there, in words."""
-
-    name: str  # "rnn", "lstm" or "gru"
-    folder: Path  # config.json, model.safetensors, and what else the source has (card, logs, samples)
-    description: str  # in words, e.g. "Hub repo me/lstm@main, commit 1a2b3c4, from the local cache"
-    repo_id: str | None = None  # Hub sources only
-    revision: str | None = None
-    commit: str | None = None  # the full sha the revision resolved to
-    note: str = ""  # why the requested source is not the one used; empty when it is
-
-
-def resolve_app_sources(root: str | os.PathLike = "checkpoints", environ=os.environ) -> dict[str, AppSource]:
-    """name -> AppSource for the app's three models: RNNLM_<NAME> (a folder or a Hub id) when set, else root/<name>.
-
-    A Hub source comes from the local cache when it is there, else from the Hub. When the Hub does not
-    answer within PROBE_TIMEOUT, or HF_HUB_OFFLINE=1, or it has no such model, root/<name> is used
-    instead and `note` says why. Loading the folders is left to the caller.
-    """
-    sources: dict[str, AppSource] = {}
-    unreachable = ""  # after one failed probe the other models do not wait for the Hub again
-    for name in APP_MODELS:
-        var, bundled = APP_ENV_VARS[name], Path(root) / name
-        spec = environ.get(var, "").strip()
-        ref = hub_ref(spec) if spec else None
-        if not spec:
-            sources[name] = AppSource(name, bundled, f"bundled folder {bundled}")
-        elif ref is None:
-            sources[name] = AppSource(name, Path(spec).expanduser(), f"local folder {spec}")
-        else:
-            sources[name], unreachable = _hub_app_source(name, ref, var, bundled, unreachable)
-    return sources
-
-
-def _hub_app_source(name: str, ref: HubRef, var: str, bundled: Path, unreachable: str) -> tuple[AppSource, str]:
-    """The AppSource for a Hub id, or the bundled folder with a note; and why the Hub is unreachable, if it is."""
-    try:
-        folder = fetch(ref, FOLDER_FILES, local_files_only=True)
-        return _hub_source(name, ref, folder, "from the local cache"), unreachable
-    except HubError:
-        pass  # not cached, or only partly: ask the Hub
-    reason = unreachable
-    if not reason:
-        try:
-            _probe(ref)
-            folder = fetch(ref, FOLDER_FILES)
-            return _hub_source(name, ref, folder, "downloaded"), unreachable
-        except HubUnreachableError as e:
-            reason = unreachable = str(e)
-        except HubError as e:
-            reason = str(e)
-    note = f"{var}={ref} could not be used: {reason}. Showing the bundled checkpoint instead."
-    return AppSource(name, bundled, f"bundled folder {bundled} (instead of {ref})", note=note), unreachable
-
-
-def _probe(ref: HubRef) -> None:
-    """Ask the Hub about ref once, first: the download itself would retry for ~24 s when the Hub is down.
-
-    Raises HubUnreachableError when no answer comes within PROBE_TIMEOUT. The request runs in a thread
-    joined with that deadline, as the client's timeout bounds each phase (connect, read) separately.
-    """
-    outcome: dict[str, object] = {}
-
-    def ask() -> None:
-        try:
-            with hub_errors(ref):
-                HfApi().model_info(ref.repo_id, revision=ref.revision, timeout=PROBE_TIMEOUT)
-            outcome["answer"] = True
-        except HubError as e:
-            outcome["error"] = e
-
-    thread = threading.Thread(target=ask, name=f"probe {ref}", daemon=True)
-    thread.start()
-    thread.join(PROBE_TIMEOUT)
-    if "error" in outcome:
-        raise outcome["error"]
-    if "answer" not in outcome:
-        raise HubUnreachableError(f"cannot reach the Hub at {constants.ENDPOINT}: no answer within {PROBE_TIMEOUT:g} s")
-
-
-def _hub_source(name: str, ref: HubRef, folder: Path, how: str) -> AppSource:
-    """An AppSource for a fetched snapshot; the snapshot folder's name is the commit sha."""
-    commit = folder.name
-    return AppSource(name, folder, f"Hub repo {ref}, commit {commit[:7]}, {how}", ref.repo_id, ref.revision, commit)

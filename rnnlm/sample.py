@@ -12,8 +12,11 @@ from typing import Iterator
 
 import numpy as np
 
+from .models import runner
+
 MAX_LENGTH = 100_000  # characters per call: enough for any page, bounded for a server
 MAX_CONTEXT = 4096  # prompt characters used to warm up the state; older ones barely move it
+GREEDY_BELOW = 1e-3  # a temperature this small is greedy: 1 / T would overflow, and the draw is argmax anyway
 
 
 @dataclass
@@ -21,7 +24,7 @@ class SampleSettings:
     """How to pick each next character."""
 
     length: int = 300
-    temperature: float = 0.8  # 0 = greedy (argmax); <1 sharper; >1 flatter
+    temperature: float = 0.8  # 0 (or below GREEDY_BELOW) = greedy (argmax); <1 sharper; >1 flatter
     top_k: int = 0  # keep the k most likely characters; 0 = all
     top_p: float = 1.0  # keep the smallest set whose probability reaches top_p; 1 = all
     seed: int | None = None  # None = fresh randomness
@@ -36,11 +39,16 @@ class SampleSettings:
         if not (isinstance(self.top_p, (int, float)) and 0 < self.top_p <= 1):
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p!r}")
 
+    @property
+    def greedy(self) -> bool:
+        return self.temperature < GREEDY_BELOW
+
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """Stable softmax over the last axis, in float64."""
-    z = np.asarray(logits, dtype=np.float64) / temperature
-    z -= z.max(axis=-1, keepdims=True)  # exp never overflows
+    """Stable softmax over the last axis, in float64, at a temperature of at least GREEDY_BELOW."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=-1, keepdims=True)  # shifted before dividing: the largest is 0, so exp never overflows
+    z /= max(temperature, GREEDY_BELOW)
     p = np.exp(z)
     return p / p.sum(axis=-1, keepdims=True)
 
@@ -65,15 +73,15 @@ def next_probs(logits: np.ndarray, s: SampleSettings) -> np.ndarray:
 
 
 def pick(logits: np.ndarray, s: SampleSettings, u: float) -> int:
-    """The next id: argmax at temperature 0, else the inverse CDF of next_probs at the uniform u."""
-    if s.temperature == 0:
+    """The next id: argmax when greedy, else the inverse CDF of next_probs at the uniform u."""
+    if s.greedy:
         return int(np.argmax(logits))
     if s.top_k or s.top_p < 1.0:
         p = next_probs(logits, s)
     else:  # the common case, in a few in-place ufunc calls: it runs once per generated character
         p = logits.astype(np.float64)
-        p *= 1.0 / s.temperature
         p -= np.maximum.reduce(p)
+        p *= 1.0 / s.temperature
         np.exp(p, out=p)  # unnormalised; the CDF is scaled instead
     cdf = np.add.accumulate(p)
     return min(int(cdf.searchsorted(u * cdf[-1], side="right")), len(cdf) - 1)
@@ -109,9 +117,9 @@ class Stream:
     """Iterate to get generated characters one at a time; `.skipped` lists unknown prompt characters."""
 
     def __init__(self, model, prompt: str = "", settings: SampleSettings | None = None, rng=None):
-        self.model = model
+        self.model = runner(model)  # one stream: the model type's runner (numpy for the LSTM and GRU)
         self.settings = settings or SampleSettings()
-        self.prompt = prepare_prompt(model.vocab, prompt)
+        self.prompt = prepare_prompt(self.model.vocab, prompt)
         self.skipped = self.prompt.skipped
         self.rng = rng if rng is not None else np.random.default_rng(self.settings.seed)
 

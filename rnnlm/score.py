@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .models import runner
 from .sample import softmax
 
 CHUNK = 2048  # characters per forward call; the state is carried between chunks
@@ -53,28 +54,38 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
+def stream_logprobs(model, x: np.ndarray, y: np.ndarray, state, chunk: int = CHUNK):
+    """Log-probabilities (S, n) of targets y given inputs x, both (S, n): S streams read in chunks of `chunk`
+    tokens, the state carried between chunks. Returns them, the final state and the last logits (S, V)."""
+    logps = np.empty(x.shape, dtype=np.float64)
+    logits = None
+    for p in range(0, x.shape[1], chunk):
+        logits, state = model.forward(x[:, p : p + chunk], state)  # (S, t, V)
+        lp = log_softmax(logits.astype(np.float64))  # (S, t, V)
+        logps[:, p : p + chunk] = np.take_along_axis(lp, y[:, p : p + chunk, None], axis=-1)[..., 0]
+    return logps, state, (logits[:, -1] if logits is not None else None)
+
+
 def score(model, text: str, context: str = "\n") -> Score:
     """Score every known character of text, each given all before it (and context before the text).
 
-    The whole text runs through the model in a few long forward calls, not one call per character.
+    The text runs through the model's single-stream runner in a few long forward calls, not one call per
+    character.
     """
+    model = runner(model)
     vocab = model.vocab
     ids, skipped = vocab.encode_known(text)
     if len(ids) == 0:
         raise ValueError("nothing to score: the text is empty or has no character the model knows")
     ctx, _ = vocab.encode_known(context)
     seq = np.concatenate([ctx, ids])  # (C + N,)
-    logps = np.empty(len(seq) - 1, dtype=np.float64)  # logps[j] = log p(seq[j + 1] | seq[: j + 1])
-    state = model.init_state(1)
-    for pos in range(0, len(seq), CHUNK):
-        chunk = seq[pos : pos + CHUNK]  # (t,)
-        logits, state = model.forward(chunk[None, :], state)  # (1, t, V)
-        targets = seq[pos + 1 : pos + 1 + len(chunk)]  # the last chunk has one target fewer
-        lp = log_softmax(logits[0, : len(targets)].astype(np.float64))  # (t', V)
-        logps[pos : pos + len(targets)] = lp[np.arange(len(targets)), targets]
-    logps = logps[len(logps) - len(ids) :] if len(ctx) else logps  # without context the first char is unpredicted
-    if len(logps) == 0:
+    if len(seq) < 2:
         raise ValueError("nothing to score: give at least two characters, or a context")
+    # logps[j] = log p(seq[j + 1] | seq[: j + 1]); the last token is read too, for the next-token distribution
+    logps, state, _ = stream_logprobs(model, seq[None, :-1], seq[None, 1:], model.init_state(1))
+    logps = logps[0]
+    logits, _ = model.step(seq[-1:], state)  # (1, V) after the whole text
+    logps = logps[len(logps) - len(ids) :] if len(ctx) else logps  # without context the first char is unpredicted
     nats = float(-logps.mean())
     return Score(
         nats_per_char=nats,
@@ -84,6 +95,6 @@ def score(model, text: str, context: str = "\n") -> Score:
         chars_skipped=len(text) - len(ids),
         text=vocab.decode(ids[len(ids) - len(logps) :]),
         logprobs=logps,
-        next_probs=softmax(logits[0, -1]),
+        next_probs=softmax(logits[0]),
         skipped=skipped,
     )

@@ -1,10 +1,13 @@
-"""One training loop for all three models: carried state, clipping, cosine schedule, eval, checkpoints, resume.
+"""One training loop for every gradient-trained model: carried state, clipping, cosine schedule, eval, checkpoints, resume.
 
 An output folder holds:
-    config.json, model.safetensors   the best model so far (by validation loss)
+    config.json, model.safetensors   the best model so far (by validation loss), with its README.md card
     log.jsonl                        one JSON line per log point: step, chars, seconds, train_loss, val_loss, lr
     timelapse.jsonl                  samples from a fixed prompt and seed at milestones of the run
     resume/                          the latest state (weights, optimizer, carried state, data position, RNG)
+
+Every file is written atomically and resume/ is swapped in whole (rnnlm.checkpoint), so a run killed at
+any instant leaves a folder that samples and resumes exactly.
 """
 from __future__ import annotations
 
@@ -17,16 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint
-from .config import DEFAULTS, ModelConfig, TrainConfig
+from . import checkpoint, store
+from .config import ModelConfig, TrainConfig
 from .data import Batches, read_text, split
-from .models import build_model
+from .models import build_model, spec_for
 from .sample import generate
-from .score import log_softmax
-from .vocab import Vocab
+from .score import stream_logprobs
+from .vocab import make_vocab
 
 MILESTONES = (0.01, 0.05, 0.2, 0.5, 1.0)  # fractions of the run at which timelapse samples are taken
 TIMELAPSE = dict(prompt="\n", length=200, temperature=0.8, seed=7)
+RESUME, PROGRESS = "resume", "progress.json"  # progress.json is written last into a resume folder
 
 
 class TrainingDiverged(RuntimeError):
@@ -58,17 +62,13 @@ def lr_at(cfg: TrainConfig, fraction: float, step: int) -> float:
 
 
 def evaluate(model, ids: np.ndarray, streams: int = 16, chunk: int = 512) -> float:
-    """Mean nats/char over ids, run as `streams` contiguous streams in one batch with carried state."""
+    """Mean nats/token over ids, run as `streams` contiguous streams in one batch with carried state."""
     streams = max(1, min(streams, len(ids) // 2))
     n = (len(ids) - 1) // streams
     x = ids[: n * streams].reshape(streams, n)  # (S, n)
-    y = ids[1 : n * streams + 1].reshape(streams, n)  # (S, n): next characters
-    state, total = model.init_state(streams), 0.0
-    for p in range(0, n, chunk):
-        logits, state = model.forward(x[:, p : p + chunk], state)  # (S, t, V)
-        lp = log_softmax(logits.astype(np.float64))  # (S, t, V)
-        total -= np.take_along_axis(lp, y[:, p : p + chunk, None], axis=-1).sum()
-    return float(total / (n * streams))
+    y = ids[1 : n * streams + 1].reshape(streams, n)  # (S, n): next tokens
+    logps, _, _ = stream_logprobs(model, x, y, model.init_state(streams), chunk)
+    return float(-logps.mean())
 
 
 class _StopFlag:
@@ -95,43 +95,174 @@ class _StopFlag:
             signal.signal(signal.SIGINT, self._old)
 
 
+# --- the run's files -------------------------------------------------------------------------------
+
+
 def save_resume(out: Path, model, trainer, carried, progress: Progress, cfg: TrainConfig) -> None:
-    """Write everything an exact resume needs to out/resume/."""
-    d = out / "resume"
-    d.mkdir(parents=True, exist_ok=True)
-    checkpoint.save(model, d)
-    checkpoint.save_tensors(d / "optimizer.safetensors", trainer.optimizer_tensors())
-    checkpoint.save_tensors(d / "carried.safetensors", model.state_tensors(carried))
-    (d / "progress.json").write_text(json.dumps({"progress": vars(progress), "train": cfg.to_dict()}, indent=1))
+    """Write everything an exact resume needs to a new folder, then swap it in as out/resume/ in one step."""
+    staged = checkpoint.staging_folder(out / RESUME)
+    store.save(model, staged, card=False)
+    checkpoint.save_tensors(staged / "optimizer.safetensors", trainer.optimizer_tensors())
+    checkpoint.save_tensors(staged / "carried.safetensors", model.state_tensors(carried))
+    checkpoint.write_json(staged / PROGRESS, {"progress": vars(progress), "train": cfg.to_dict()})
+    checkpoint.commit_folder(staged, out / RESUME)
 
 
 def load_resume(out: Path):
-    """The model, progress, carried-state tensors and training settings saved in out/resume/."""
-    d = out / "resume"
-    if not (d / "progress.json").is_file():
-        raise FileNotFoundError(f"nothing to resume in {out}: {d / 'progress.json'} not found")
-    saved = json.loads((d / "progress.json").read_text())
-    model = checkpoint.load(d)
-    return model, Progress(**saved["progress"]), checkpoint.load_tensors(d / "carried.safetensors"), saved["train"]
+    """(model, trainer tensors, carried-state tensors, progress, training settings) from out/resume/."""
+    folder = checkpoint.read_folder_unit(out / RESUME, PROGRESS)
+    if folder is None:
+        raise FileNotFoundError(f"nothing to resume in {out}: {out / RESUME / PROGRESS} not found")
+    saved = checkpoint.read_json(folder / PROGRESS)
+    try:
+        progress, settings = Progress(**saved["progress"]), saved["train"]
+    except (KeyError, TypeError) as e:
+        raise checkpoint.CheckpointError(f"{folder / PROGRESS}: not a progress file ({e})") from None
+    model = store.load(folder)
+    optimizer = checkpoint.load_tensors(folder / "optimizer.safetensors")
+    carried = checkpoint.load_tensors(folder / "carried.safetensors")
+    return model, optimizer, carried, progress, settings
 
 
-def _append_log(path: Path, row: dict) -> None:
+def append_jsonl(path: Path, row: dict) -> None:
     with path.open("a", encoding="utf-8") as f:
         f.write(json.dumps(row) + "\n")
 
 
-def _truncate_log(path: Path, step: int) -> None:
-    """Drop log rows past step (written after the last resume point by a run that was killed)."""
-    if path.exists():
-        rows = [l for l in path.read_text(encoding="utf-8").splitlines() if l and json.loads(l)["step"] <= step]
-        path.write_text("".join(r + "\n" for r in rows), encoding="utf-8")
+def cut_jsonl(path: Path, step: int) -> None:
+    """Keep the rows up to step (a killed run wrote some past its last resume point), and no torn line."""
+    if not path.exists():
+        return
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # half a line from a kill
+        if isinstance(row, dict) and row.get("step", 0) <= step:
+            rows.append(line)
+    checkpoint.write_atomic(path, "".join(r + "\n" for r in rows))
 
 
 def new_model_config(model_type: str, vocab: str, **overrides) -> ModelConfig:
-    """A ModelConfig with the per-model defaults, overridden where given (None = default)."""
-    fields = {k: v for k, v in DEFAULTS[model_type].items() if k in ModelConfig.__dataclass_fields__}
+    """A ModelConfig with the model type's defaults, overridden where given (None = default)."""
+    fields = {k: v for k, v in spec_for(model_type).defaults.items() if k in ModelConfig.__dataclass_fields__}
     fields.update({k: v for k, v in overrides.items() if v is not None})
     return ModelConfig(model_type=model_type, vocab=vocab, **fields)
+
+
+# --- the loop --------------------------------------------------------------------------------------
+
+
+class Run:
+    """One training session into a folder: the model, its trainer, the data walk and the progress so far."""
+
+    def __init__(self, out: Path, cfg: TrainConfig, model, progress: Progress, train_ids, val_ids):
+        self.out, self.cfg, self.model, self.prog = out, cfg, model, progress
+        self.val_ids = val_ids
+        self.batches = Batches(train_ids, cfg.batch_size, cfg.seq_len)
+        self.batches.position, self.batches.epoch = progress.position, progress.epoch
+        model.config.training = cfg.to_dict() | {"seq_len": self.batches.seq_len}
+        self.trainer = model.trainer(cfg)
+        self.carried = model.init_state(cfg.batch_size)
+        self.budget = cfg.minutes * 60
+        self.blowup = 3 * math.log(model.config.vocab_size) + 1  # far above a uniform guess: the run has diverged
+        self.val = None
+
+    def fraction(self) -> float:
+        """How far through the run: by steps or by time, whichever is further."""
+        by_steps = self.prog.step / self.cfg.max_iters if self.cfg.max_iters else 0.0
+        return max(by_steps, self.prog.seconds / self.budget) if self.budget else by_steps
+
+    def done(self) -> bool:
+        return ((self.cfg.max_iters is not None and self.prog.step >= self.cfg.max_iters)
+                or bool(self.budget and self.prog.seconds >= self.budget))
+
+    def step(self) -> float:
+        """One optimizer step on the next window; returns its loss."""
+        prog, cfg = self.prog, self.cfg
+        x, y, new_pass = self.batches.next()
+        if new_pass:
+            self.carried = self.model.init_state(cfg.batch_size)  # a new pass over the text: nothing to carry
+        loss, self.carried = self.trainer.train_step(x, y, self.carried, lr_at(cfg, self.fraction(), prog.step))
+        if not math.isfinite(loss) or loss > self.blowup:
+            uniform = math.log(self.model.config.vocab_size)
+            raise TrainingDiverged(
+                f"loss became {loss:.4g} at step {prog.step + 1} (a uniform guess is {uniform:.2f}); "
+                f"stopped. Try a lower --lr (now {cfg.lr:g}) or --grad-clip; the last good state is in {self.out}")
+        prog.step += 1
+        prog.chars += x.size
+        prog.position, prog.epoch = self.batches.position, self.batches.epoch
+        prog.loss_sum, prog.loss_n = prog.loss_sum + loss, prog.loss_n + 1
+        return loss
+
+    def log_train(self) -> float:
+        """A train_loss row with the mean loss since the last one."""
+        prog = self.prog
+        mean = prog.loss_sum / prog.loss_n
+        append_jsonl(self.out / "log.jsonl", dict(step=prog.step, chars=prog.chars, seconds=round(prog.seconds, 2),
+                                                  train_loss=mean, lr=lr_at(self.cfg, self.fraction(), prog.step)))
+        prog.loss_sum, prog.loss_n = 0.0, 0
+        return mean
+
+    def evaluate_and_save(self) -> float:
+        """Validation loss; the best model so far is saved with its card; a val_loss row; resume/ updated."""
+        prog, config = self.prog, self.model.config
+        self.val = val = evaluate(self.model, self.val_ids, self.cfg.eval_streams)
+        if val < prog.best_val:
+            prog.best_val, prog.best_step = val, prog.step
+            config.metrics = dict(val_nats_per_char=val, val_bits_per_char=val / math.log(2), step=prog.step,
+                                  chars_seen=prog.chars, train_seconds=round(prog.seconds, 1))
+            store.save(self.model, self.out)
+        append_jsonl(self.out / "log.jsonl", dict(step=prog.step, chars=prog.chars, seconds=round(prog.seconds, 2),
+                                                  val_loss=val))
+        self.save_resume()
+        return val
+
+    def save_resume(self) -> None:
+        save_resume(self.out, self.model, self.trainer, self.carried, self.prog, self.cfg)
+
+    def timelapse(self) -> None:
+        """A sample for every milestone of the run passed since the last one."""
+        prog = self.prog
+        while prog.milestone < len(MILESTONES) and self.fraction() >= MILESTONES[prog.milestone] - 1e-9:
+            append_jsonl(self.out / "timelapse.jsonl", dict(
+                fraction=MILESTONES[prog.milestone], step=prog.step, chars=prog.chars, seconds=round(prog.seconds, 1),
+                prompt=TIMELAPSE["prompt"], text=generate(self.model, **TIMELAPSE)))
+            prog.milestone += 1
+
+    def loop(self, progress_bar: bool, stop_at_step: int | None) -> bool:
+        """Train until the run is done or stopped (Ctrl-C, stop_at_step); returns whether it was interrupted."""
+        from tqdm.auto import tqdm
+
+        prog, cfg = self.prog, self.cfg
+        bar = tqdm(total=cfg.max_iters if not self.budget else None, initial=prog.step, disable=not progress_bar,
+                   desc=f"train {self.model.config.model_type}", unit="step", dynamic_ncols=True)
+        start, seconds_before = time.perf_counter(), prog.seconds
+        try:
+            with _StopFlag() as flag:
+                while not self.done():
+                    self.step()
+                    prog.seconds = seconds_before + time.perf_counter() - start
+                    if prog.step % cfg.log_every == 0:
+                        mean = self.log_train()
+                        bar.set_postfix(loss=f"{mean:.3f}", chars_s=f"{prog.chars / max(prog.seconds, 1e-9):,.0f}")
+                    bar.update(1)
+                    if prog.step % cfg.eval_every == 0:
+                        val = self.evaluate_and_save()
+                        bar.set_postfix(val=f"{val:.3f}", best=f"{prog.best_val:.3f}")
+                    self.timelapse()
+                    if flag.stop or (stop_at_step is not None and prog.step >= stop_at_step):
+                        break
+        finally:
+            bar.close()
+        interrupted = not self.done()
+        if prog.step % cfg.eval_every or prog.step == 0:
+            self.evaluate_and_save()
+        if not interrupted:
+            self.timelapse()
+            self.save_resume()
+        return interrupted
 
 
 def train(
@@ -142,116 +273,43 @@ def train(
     overrides: dict | None = None,
     progress_bar: bool = True,
     stop_at_step: int | None = None,
+    text: str | None = None,
 ) -> dict:
     """Train into folder out, or continue the run saved there (resume=True, with overrides of its settings).
 
-    stop_at_step ends the session early as Ctrl-C would (for tests of exact resume).
-    Returns a summary: steps, chars, seconds, best and final val nats/char.
+    A new run needs cfg and model_config (model_config.vocab empty: the sorted characters of the text);
+    text, when given, is cfg.data's content already read. stop_at_step ends the session early as Ctrl-C
+    would (for tests of exact resume). Returns a summary: steps, chars, seconds, best and final val nats/char.
     """
     out = Path(out)
     if resume:
-        model, prog, carried_tensors, saved_cfg = load_resume(out)
+        checkpoint.repair(out)
+        checkpoint.repair_folder_unit(out / RESUME, PROGRESS)
+        model, optimizer, carried, prog, saved_cfg = load_resume(out)
         cfg = TrainConfig.from_dict(saved_cfg | (overrides or {}))
-        _truncate_log(out / "log.jsonl", prog.step)
+        for name in ("log.jsonl", "timelapse.jsonl"):
+            cut_jsonl(out / name, prog.step)
     else:
         if cfg is None or model_config is None:
             raise ValueError("a new run needs cfg and model_config")
+        if text is None:
+            text = read_text(cfg.data)
+        if not model_config.vocab:
+            model_config.vocab = "".join(sorted(set(text)))
         out.mkdir(parents=True, exist_ok=True)
+        checkpoint.repair(out)
         for stale in ("log.jsonl", "timelapse.jsonl"):
             (out / stale).unlink(missing_ok=True)
-        model, prog, carried_tensors = build_model(model_config, seed=cfg.seed), Progress(), None
-    config = model.config
-    text = read_text(cfg.data)
-    train_text, val_text = split(text, cfg.val_fraction)
-    vocab = Vocab(config.vocab)
+        model, optimizer, carried, prog = build_model(model_config, seed=cfg.seed), None, None, Progress()
+    train_text, val_text = split(text if text is not None else read_text(cfg.data), cfg.val_fraction)
+    vocab = make_vocab(model.config)
     train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text)
     if len(val_ids) < 2:
         raise ValueError(f"{cfg.data}: the validation split is empty; the corpus is too short")
-    batches = Batches(train_ids, cfg.batch_size, cfg.seq_len)
-    batches.position, batches.epoch = prog.position, prog.epoch
-    config.training = cfg.to_dict() | {"seq_len": batches.seq_len}
-    trainer = model.trainer(cfg)
+    run = Run(out, cfg, model, prog, train_ids, val_ids)
     if resume:
-        trainer.load_optimizer_tensors(checkpoint.load_tensors(out / "resume" / "optimizer.safetensors"))
-        carried = model.state_from_tensors(carried_tensors)
-    else:
-        carried = model.init_state(cfg.batch_size)
-
-    budget = cfg.minutes * 60
-    chars_per_step = cfg.batch_size * batches.seq_len
-    blowup = 3 * math.log(len(vocab)) + 1  # far above a uniform guess: the run has diverged
-    log_path, lapse_path = out / "log.jsonl", out / "timelapse.jsonl"
-
-    def fraction() -> float:
-        f = prog.step / cfg.max_iters
-        return max(f, prog.seconds / budget) if budget else f
-
-    def evaluate_and_save(final: bool = False) -> float:
-        val = evaluate(model, val_ids, cfg.eval_streams)
-        if val < prog.best_val:
-            prog.best_val, prog.best_step = val, prog.step
-            config.metrics = dict(
-                val_nats_per_char=val, val_bits_per_char=val / math.log(2),
-                step=prog.step, chars_seen=prog.chars, train_seconds=round(prog.seconds, 1),
-            )
-            checkpoint.save(model, out)
-        _append_log(log_path, dict(step=prog.step, chars=prog.chars, seconds=round(prog.seconds, 2), val_loss=val))
-        save_resume(out, model, trainer, carried, prog, cfg)
-        return val
-
-    def timelapse() -> None:
-        while prog.milestone < len(MILESTONES) and fraction() >= MILESTONES[prog.milestone] - 1e-9:
-            sample = generate(model, **TIMELAPSE)
-            _append_log(lapse_path, dict(
-                fraction=MILESTONES[prog.milestone], step=prog.step, chars=prog.chars,
-                seconds=round(prog.seconds, 1), prompt=TIMELAPSE["prompt"], text=sample,
-            ))
-            prog.milestone += 1
-
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=cfg.max_iters if not budget else None, initial=prog.step, disable=not progress_bar,
-               desc=f"train {config.model_type}", unit="step", dynamic_ncols=True)
-    val = None
-    session_start, seconds_before = time.perf_counter(), prog.seconds
-    with _StopFlag() as flag:
-        while prog.step < cfg.max_iters and not (budget and prog.seconds >= budget):
-            x, y, new_pass = batches.next()
-            if new_pass:
-                carried = model.init_state(cfg.batch_size)  # a new pass over the text: nothing to carry
-            loss, carried = trainer.train_step(x, y, carried, lr_at(cfg, fraction(), prog.step))
-            if not math.isfinite(loss) or loss > blowup:
-                bar.close()
-                raise TrainingDiverged(
-                    f"loss became {loss:.4g} at step {prog.step + 1} (a uniform guess is {math.log(len(vocab)):.2f}); "
-                    f"stopped. Try a lower --lr (now {cfg.lr:g}) or --grad-clip; the last good state is in {out}"
-                )
-            prog.step += 1
-            prog.chars += chars_per_step
-            prog.position, prog.epoch = batches.position, batches.epoch
-            prog.seconds = seconds_before + time.perf_counter() - session_start
-            prog.loss_sum, prog.loss_n = prog.loss_sum + loss, prog.loss_n + 1
-            if prog.step % cfg.log_every == 0:
-                mean = prog.loss_sum / prog.loss_n
-                _append_log(log_path, dict(step=prog.step, chars=prog.chars, seconds=round(prog.seconds, 2),
-                                           train_loss=mean, lr=lr_at(cfg, fraction(), prog.step)))
-                bar.set_postfix(loss=f"{mean:.3f}", chars_s=f"{prog.chars / max(prog.seconds, 1e-9):,.0f}")
-                prog.loss_sum, prog.loss_n = 0.0, 0
-            bar.update(1)
-            if prog.step % cfg.eval_every == 0:
-                val = evaluate_and_save()
-                bar.set_postfix(val=f"{val:.3f}", best=f"{prog.best_val:.3f}")
-            timelapse()
-            if flag.stop or (stop_at_step is not None and prog.step >= stop_at_step):
-                break
-        bar.close()
-        interrupted = prog.step < cfg.max_iters and not (budget and prog.seconds >= budget)
-        if prog.step % cfg.eval_every or prog.step == 0:
-            val = evaluate_and_save()
-        if not interrupted:
-            timelapse()
-            save_resume(out, model, trainer, carried, prog, cfg)
-    return dict(
-        steps=prog.step, chars=prog.chars, seconds=prog.seconds, final_val=val,
-        best_val=prog.best_val, best_step=prog.best_step, interrupted=interrupted, out=str(out),
-    )
+        run.trainer.load_optimizer_tensors(optimizer)
+        run.carried = model.state_from_tensors(carried)
+    interrupted = run.loop(progress_bar, stop_at_step)
+    return dict(steps=prog.step, chars=prog.chars, seconds=prog.seconds, final_val=run.val,
+                best_val=prog.best_val, best_step=prog.best_step, interrupted=interrupted, out=str(out))

@@ -45,6 +45,11 @@ class Vocab:
         return "".join(self._lookup[np.asarray(ids, dtype=np.int64)])
 
 
+def make_vocab(config) -> Vocab:
+    """The vocabulary a model config stores (config.vocab)."""
+    return Vocab(config.vocab)
+
+
 def describe_chars(chars) -> str:
     """Human-readable list of characters: '😀' (U+1F600), ..."""
     shown = [f"{c!r} (U+{ord(c):04X})" for c in list(chars)[:20]]

@@ -14,7 +14,7 @@ from gradio_client.exceptions import AppError
 
 from rnnlm import MODELS
 from rnnlm import playground as pg
-from tests.make_tiny_checkpoints import REPO, make_tiny_checkpoints, serve_app
+from tests.support import MODEL_TYPES, REPO, make_tiny_checkpoints, serve_app, served
 
 PROMPT = "BRUTUS:\n"
 OK = dict(length=40, temperature=0.8, top_k=0, top_p=1.0, seed="5")  # valid settings to vary one at a time
@@ -27,7 +27,7 @@ def folders(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(folders):
-    with serve_app(folders) as (_, url):
+    with serve_app(served(folders)) as (_, url):
         yield Client(url, verbose=False)
 
 
@@ -67,13 +67,13 @@ def test_compare_gives_three_texts_and_the_same_seed_the_same_three(client):
 def test_compare_columns_share_one_random_stream_with_generate(client):
     # one uniform per character, seeded alike: a column of compare is what generate gives that model
     texts = compare(client, seed="9")[:3]
-    for name, text in zip(pg.APP_MODELS, texts):
+    for name, text in zip(MODEL_TYPES, texts):
         assert generate(client, model=name, seed="9")[0] == text
 
 
 def test_score_returns_finite_figures_heat_map_and_next_characters(client):
     table, heat, *labels, notes = client.predict("BRUTUS:\nThe night is long.", api_name="/score")
-    assert [row[0] for row in table["data"]] == [MODELS[n] for n in pg.APP_MODELS]
+    assert [row[0] for row in table["data"]] == [MODELS[n].label for n in MODEL_TYPES]
     assert all(math.isfinite(x) and x > 0 for row in table["data"] for x in row[1:])
     assert heat.count('<span class="s') > 3 * len("BRUTUS:\nThe night is long.")
     for label in labels:
@@ -169,20 +169,18 @@ def test_scoring_a_megabyte_scores_its_start_and_skipped_characters_are_listed(c
 # --- the gallery and the models' cards, read from the checkpoint folders ---------------------------
 
 
-def test_gallery_reads_curves_time_lapse_samples_and_cards(folders, monkeypatch):
-    for var in pg.ENV_VARS.values():
-        monkeypatch.delenv(var, raising=False)  # root decides, not the variables the served app was given
-    models = pg.load_models(root=folders["rnn"].parent)
+def test_gallery_reads_curves_time_lapse_samples_and_cards(folders):
+    models = pg.load_app_models(folders["rnn"].parent, {}, MODEL_TYPES)
     g = pg.Gallery.read(models)
     curves = g.curves()
-    assert set(curves["model"]) == {m.label for m in models.values()} and curves["val nats/char"].gt(0).all()
+    assert set(curves["model"]) == {m.label for m in models} and curves["val nats/char"].gt(0).all()
     assert g.lapse_fractions() == [0.01, 0.05, 0.2, 0.5, 1.0]
     early, late = g.lapse_frame(0), g.lapse_frame(4)
     assert all("at 1% of training" in caption and text for caption, text in early)
     assert all("at 100% of training" in caption for caption, _ in late)
     grid = g.sample_grid_html()
     assert all(f"T = {t}" in grid for t in ("0.2", "0.5", "0.8", "1.0", "1.2"))
-    for m in models.values():
+    for m in models:
         card = g.card_markdown(m)
         assert "parameters" in card and "bits/char" in card and str(m.folder.parent) in card
 
@@ -190,23 +188,21 @@ def test_gallery_reads_curves_time_lapse_samples_and_cards(folders, monkeypatch)
 # --- a missing checkpoint -------------------------------------------------------------------------
 
 
-def test_missing_folders_are_reported_not_raised(tmp_path, monkeypatch):
-    for var in pg.ENV_VARS.values():
-        monkeypatch.delenv(var, raising=False)
-    models = pg.load_models(root=tmp_path)
+def test_missing_folders_are_reported_not_raised(tmp_path):
+    models = {m.name: m for m in pg.load_app_models(tmp_path, {}, MODEL_TYPES)}
     assert not any(m.available for m in models.values())
-    assert "LSTM (torch) is unavailable: no checkpoint at" in models["lstm"].error and "RNNLM_LSTM" in models["lstm"].error
+    assert "LSTM is unavailable: no checkpoint at" in models["lstm"].error and "RNNLM_LSTM" in models["lstm"].error
 
 
 def test_missing_checkpoint_leaves_the_app_working_and_named_unavailable(folders, tmp_path):
     env = os.environ | {"RNNLM_RNN": str(folders["rnn"]), "RNNLM_LSTM": str(tmp_path / "nowhere"),
                         "RNNLM_GRU": str(folders["gru"])}
-    code = ("import json, sys, app; print(app.status_markdown()); "
-            "print(json.dumps(list(app.compare('BRUTUS:', 20, 0.8, 0, 1, '3'))[-1][:3])); "
+    code = ("import json, sys, app; view = app.demo.view; print(view.status_markdown()); "
+            "print(json.dumps(list(view.compare('BRUTUS:', 20, 0.8, 0, 1, '3'))[-1][:3])); "
             "print('torch imported' if 'torch' in sys.modules else 'torch not imported')")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "LSTM (torch) is unavailable: no checkpoint at" in out.stdout and "nowhere" in out.stdout
+    assert "LSTM is unavailable: no checkpoint at" in out.stdout and "nowhere" in out.stdout
     *_, texts, torch_line = out.stdout.strip().splitlines()
     assert torch_line == "torch not imported"  # the GRU runs in numpy: the app starts without torch
     rnn_text, lstm_text, gru_text = json.loads(texts)

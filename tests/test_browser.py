@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnlm.playground import APP_MODELS
-from tests.make_tiny_checkpoints import make_tiny_checkpoints, serve_app
+from tests.support import MODEL_TYPES, make_tiny_checkpoints, serve_app, served
 
 CHROMIUM = Path("/usr/bin/chromium")
 # No sandbox (CI runs as root), no GPU, and nothing that phones home: the test runs offline.
@@ -22,7 +21,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
-    with serve_app(make_tiny_checkpoints(tmp_path_factory.getbasetemp() / "tiny-checkpoints")) as (_, url):
+    with serve_app(served(make_tiny_checkpoints(tmp_path_factory.getbasetemp() / "tiny-checkpoints"))) as (_, url):
         yield url
 
 
@@ -47,7 +46,7 @@ def test_compare_in_the_browser_fills_all_three_columns_without_error(page):
     box.fill("")
     box.type(prompt)  # typed key by key, as a visitor would
     page.get_by_role("button", name="Compare all three").click()
-    columns = [f"#compare-{name} textarea" for name in APP_MODELS]
+    columns = [f"#compare-{name} textarea" for name in MODEL_TYPES]
     # the default length is 300: wait until every column holds the prompt and 300 more characters
     page.wait_for_function(
         "([sels, n]) => sels.every(s => { const t = document.querySelector(s); return t && t.value.length === n; })",

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from rnnlm import checkpoint, score
+from rnnlm import checkpoint, score, store
 from rnnlm.data import read_text, split
-from tests.conftest import REPO, SHARED_DATA
+from tests.support import REPO, SHARED_DATA
 
 NAMES = ("rnn", "lstm", "gru")
 FOLDERS = {name: REPO / "checkpoints" / name for name in NAMES}
@@ -47,7 +47,7 @@ The gods are just, and Rome will have her due.
 
 @pytest.fixture(scope="module")
 def models():
-    return {name: checkpoint.load(folder) for name, folder in FOLDERS.items()}
+    return {name: store.load(folder) for name, folder in FOLDERS.items()}
 
 
 @pytest.mark.parametrize("name", NAMES)

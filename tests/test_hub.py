@@ -6,20 +6,18 @@ import json
 import logging
 import math
 import shlex
-import socket
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from huggingface_hub import ModelCard, constants
+from huggingface_hub import ModelCard
 
-from rnnlm import checkpoint, cli
+from rnnlm import checkpoint, cli, store
 from rnnlm.checkpoint import CheckpointError
 from rnnlm.config import TrainConfig
-from rnnlm.hub import FOLDER_FILES, HubError, HubUnreachableError, load_model, pull, push, resolve_app_sources
+from rnnlm.hub import FOLDER_FILES, HubError, HubUnreachableError, load_model, pull, push
 from rnnlm.models import build_model
-from tests.conftest import TEXT, tiny_config
+from tests.support import TEXT, tiny_config
 from tests.hubserver import set_hf_offline
 
 REPO = "fake-user/tiny"
@@ -43,8 +41,8 @@ def trained_folder(folder: Path, model_type: str = "rnn", seed: int = 3) -> Path
     (folder / "samples.json").write_text(json.dumps(SAMPLES))
     (folder / "log.jsonl").write_text('{"step": 8, "val_loss": 1.5}\n')
     (folder / "timelapse.jsonl").write_text('{"step": 8, "text": "To be"}\n')
-    checkpoint.save(model, folder)
-    checkpoint.save(model, folder / "resume")
+    store.save(model, folder)
+    store.save(model, folder / "resume")
     return folder
 
 
@@ -57,18 +55,6 @@ def files_in(folder: Path) -> dict[str, bytes]:
 
 
 # --- the format -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("model_type", ["rnn", "lstm", "gru"])
-def test_save_pretrained_is_the_checkpoint_format(model_type, tmp_path):
-    model = tiny(model_type)
-    model.save_pretrained(tmp_path / "m")
-    assert sorted(files_in(tmp_path / "m")) == ["README.md", "config.json", "model.safetensors"]
-    assert json.loads((tmp_path / "m" / "config.json").read_text()) == model.config.to_dict()
-    again = type(model).from_pretrained(tmp_path / "m")
-    assert type(again) is type(model) and again.config == model.config
-    assert np.array_equal(logits(again), logits(checkpoint.load(tmp_path / "m")))
-    assert np.array_equal(logits(again), logits(model))
 
 
 @pytest.mark.parametrize("model_type", ["rnn", "lstm"])
@@ -92,7 +78,7 @@ def test_card_carries_hub_metadata_and_the_run(model_type, tmp_path):
 
 
 def test_card_of_an_untrained_model_renders(tmp_path):
-    checkpoint.save(tiny("gru"), tmp_path / "m")
+    store.save(tiny("gru"), tmp_path / "m")
     card = ModelCard.load(tmp_path / "m" / "README.md")
     assert card.data.library_name == "rnnlm" and card.data.eval_results is None
     assert "Not evaluated yet" in card.text
@@ -112,7 +98,7 @@ def test_push_then_pull_gives_identical_files_and_logits(model_type, fake_hub, t
 
     pulled = pull(REPO, tmp_path / "pulled")
     assert pulled.commit == sha and files_in(tmp_path / "pulled") == files_in(folder)
-    assert np.array_equal(logits(load_model(REPO)), logits(checkpoint.load(folder)))
+    assert np.array_equal(logits(load_model(REPO)), logits(store.load(folder)))
 
 
 def test_a_pinned_revision_is_honoured(fake_hub, tmp_path):
@@ -122,9 +108,9 @@ def test_a_pinned_revision_is_honoured(fake_hub, tmp_path):
     old = fake_hub.head(REPO)
     push(second, REPO, token=fake_hub.token)
     push(first, REPO, revision="exp", token=fake_hub.token)
-    assert np.array_equal(logits(load_model(f"{REPO}@{old}")), logits(checkpoint.load(first)))
-    assert np.array_equal(logits(load_model(REPO)), logits(checkpoint.load(second)))
-    assert np.array_equal(logits(load_model(f"{REPO}@exp")), logits(checkpoint.load(first)))
+    assert np.array_equal(logits(load_model(f"{REPO}@{old}")), logits(store.load(first)))
+    assert np.array_equal(logits(load_model(REPO)), logits(store.load(second)))
+    assert np.array_equal(logits(load_model(f"{REPO}@exp")), logits(store.load(first)))
     assert pull(f"{REPO}@{old}", tmp_path / "old").commit == old
 
 
@@ -144,7 +130,7 @@ def test_missing_repo_revision_or_file_is_a_clear_error(fake_hub, tmp_path):
 def test_tampered_weights_are_refused(fake_hub, tmp_path):
     folder = trained_folder(tmp_path / "run", "lstm")
     push(folder, REPO, token=fake_hub.token)
-    other = checkpoint.save(build_model(tiny_config("lstm", hidden_size=6, num_layers=1, embed_size=4)), tmp_path / "o")
+    other = store.save(build_model(tiny_config("lstm", hidden_size=6, num_layers=1, embed_size=4)), tmp_path / "o")
     files = fake_hub.files(REPO) | {"model.safetensors": (other / "model.safetensors").read_bytes()}
     fake_hub.add_repo(REPO, files)
     with pytest.raises(CheckpointError, match=f"{REPO}: .*model.safetensors does not match .*shape"):
@@ -165,55 +151,6 @@ def test_offline_mode_loads_from_the_cache_without_requests(fake_hub, tmp_path, 
     assert np.array_equal(logits(load_model(REPO)), online)
     with pytest.raises(HubUnreachableError, match="HF_HUB_OFFLINE=1"):
         load_model("fake-user/never-downloaded")
-    assert fake_hub.requests == []
-
-
-def bundled_checkpoints(root: Path) -> Path:
-    for name in ("rnn", "lstm", "gru"):
-        checkpoint.save(tiny(name), root / name)
-    return root
-
-
-def test_app_sources_fall_back_to_the_bundled_checkpoints_quickly(fake_hub, tmp_path):
-    bundled = bundled_checkpoints(tmp_path / "checkpoints")
-    push(trained_folder(tmp_path / "run"), REPO, token=fake_hub.token)
-    environ = {"RNNLM_RNN": REPO, "RNNLM_LSTM": "fake-user/not-cached", "RNNLM_GRU": str(bundled / "gru")}
-    first = resolve_app_sources(bundled, environ)
-    sha = fake_hub.head(REPO)
-    assert first["rnn"].commit == sha and first["rnn"].repo_id == REPO and sha[:7] in first["rnn"].description
-    assert first["lstm"].folder == bundled / "lstm" and "no Hub repo" in first["lstm"].note
-    assert first["gru"].folder == bundled / "gru" and first["gru"].note == ""
-
-    fake_hub.stop()
-    start = time.perf_counter()
-    sources = resolve_app_sources(bundled, environ)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 2.0
-    assert sources["rnn"].commit == sha and "local cache" in sources["rnn"].description  # cached: still the Hub model
-    assert sources["lstm"].folder == bundled / "lstm" and sources["lstm"].repo_id is None
-    assert "cannot reach the Hub" in sources["lstm"].note and "bundled" in sources["lstm"].note
-    assert checkpoint.load(sources["rnn"].folder) and checkpoint.load(sources["lstm"].folder)
-
-
-def test_a_hub_that_never_answers_delays_the_app_by_one_short_probe(fake_hub, tmp_path, monkeypatch):
-    bundled = bundled_checkpoints(tmp_path / "checkpoints")
-    with socket.socket() as silent:  # accepts connections (the kernel does), never answers
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)
-        monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{silent.getsockname()[1]}")
-        start = time.perf_counter()
-        sources = resolve_app_sources(bundled, {f"RNNLM_{n.upper()}": f"fake-user/{n}" for n in ("rnn", "lstm", "gru")})
-        elapsed = time.perf_counter() - start
-    assert elapsed < 2.0
-    for name, source in sources.items():
-        assert source.folder == bundled / name and "cannot reach the Hub" in source.note
-
-
-def test_offline_app_sources_use_the_bundled_checkpoints_without_requests(fake_hub, tmp_path, monkeypatch):
-    bundled = bundled_checkpoints(tmp_path / "checkpoints")
-    set_hf_offline(monkeypatch)
-    sources = resolve_app_sources(bundled, {"RNNLM_LSTM": f"{REPO}@main"})
-    assert sources["lstm"].folder == bundled / "lstm" and "HF_HUB_OFFLINE=1" in sources["lstm"].note
     assert fake_hub.requests == []
 
 

@@ -1,16 +1,16 @@
-"""The shared model interface, checked the same way for all three models."""
+"""The shared model interface and the registry, checked the same way for every built-in model type."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from rnnlm import checkpoint
+from rnnlm import checkpoint, store
 from rnnlm.config import TrainConfig
-from rnnlm.models import build_model, model_class
-from tests.conftest import TEXT, tiny_config
+from rnnlm.models import MODELS, build_model, runner, spec_for
+from tests.support import TEXT, tiny_config
 
 
-@pytest.mark.parametrize("batch", [1, 3])  # the torch models step batch 1 in numpy, larger batches in torch
+@pytest.mark.parametrize("batch", [1, 3])
 def test_forward_over_t_equals_t_single_steps(tiny_model, batch):
     rng = np.random.default_rng(0)
     ids = rng.integers(0, tiny_model.config.vocab_size, size=(batch, 11))
@@ -25,38 +25,35 @@ def test_forward_over_t_equals_t_single_steps(tiny_model, batch):
 
 
 def batch_of_two(model, ids: np.ndarray) -> np.ndarray:
-    """Logits for a single stream ids (1, T), run as both rows of a batch of two: the torch models take
-    their torch path there, and their numpy path for a single stream."""
+    """Logits for a single stream ids (1, T), run by the training class as both rows of a batch of two."""
     logits, _ = model.forward(np.repeat(ids, 2, axis=0), model.init_state(2))
     np.testing.assert_array_equal(logits[0], logits[1])
     return logits[:1]
 
 
-def test_one_stream_equals_the_same_stream_in_a_batch(tiny_model):
+def test_the_single_stream_runner_equals_the_training_class_in_a_batch(tiny_model):
     ids = np.random.default_rng(5).integers(0, tiny_model.config.vocab_size, size=(1, 13))
-    single, state = tiny_model.forward(ids, tiny_model.init_state(1))
+    run = runner(tiny_model)
+    single, state = run.forward(ids, run.init_state(1))
     np.testing.assert_allclose(single, batch_of_two(tiny_model, ids), rtol=1e-4, atol=1e-5)
     _, pair_state = tiny_model.forward(np.repeat(ids, 2, axis=0), tiny_model.init_state(2))
-    for a, b in zip(tiny_model.state_tensors(state).values(), tiny_model.state_tensors(pair_state).values()):
+    for a, b in zip(run.state_tensors(state).values(), tiny_model.state_tensors(pair_state).values()):
         np.testing.assert_allclose(a[:, 0], b[:, 1], rtol=1e-4, atol=1e-5)
 
 
-def test_single_streams_see_weights_changed_in_place(tiny_model):
-    """After load_tensors or a training step, steps and forward use the new weights, not a stale copy."""
+def test_the_runner_sees_weights_changed_by_loading_or_training(tiny_model):
+    """runner() after load_tensors or a training step runs the new weights, not a stale copy."""
     ids = np.array([[1, 2, 3, 4]])
-    tiny_model.step(np.array([1]), tiny_model.init_state(1))  # builds whatever is kept between calls
+    before, _ = runner(tiny_model).forward(ids, runner(tiny_model).init_state(1))
     tiny_model.load_tensors({k: v * 0.5 + 0.01 for k, v in tiny_model.tensors().items()})
-    state, steps = tiny_model.init_state(1), []
-    for i in ids[0]:
-        out, state = tiny_model.step(np.array([i]), state)
-        steps.append(out[0])
-    expected = batch_of_two(tiny_model, ids)
-    np.testing.assert_allclose(np.stack(steps), expected[0], rtol=1e-4, atol=1e-5)
+    loaded, _ = runner(tiny_model).forward(ids, runner(tiny_model).init_state(1))
+    np.testing.assert_allclose(loaded, batch_of_two(tiny_model, ids), rtol=1e-4, atol=1e-5)
+    assert not np.allclose(loaded, before, atol=1e-4)
     trainer = tiny_model.trainer(TrainConfig(lr=1e-2, seed=0))
     trainer.train_step(ids[:, :-1], ids[:, 1:], tiny_model.init_state(1), lr=1e-2)
-    after, _ = tiny_model.forward(ids, tiny_model.init_state(1))
+    after, _ = runner(tiny_model).forward(ids, runner(tiny_model).init_state(1))
     np.testing.assert_allclose(after, batch_of_two(tiny_model, ids), rtol=1e-4, atol=1e-5)
-    assert not np.allclose(after[0, 0], steps[0], atol=1e-4), "the training step did not change the logits"
+    assert not np.allclose(after, loaded, atol=1e-4), "the training step did not change the logits"
 
 
 def test_forward_carries_state_across_calls(tiny_model):
@@ -79,8 +76,8 @@ def test_overfits_a_tiny_text(model_type):
 
 
 def test_save_load_gives_identical_logits(tiny_model, tmp_path):
-    checkpoint.save(tiny_model, tmp_path / "ckpt")
-    loaded = checkpoint.load(tmp_path / "ckpt")
+    store.save(tiny_model, tmp_path / "ckpt")
+    loaded = store.load(tmp_path / "ckpt")
     assert type(loaded) is type(tiny_model) and loaded.config == tiny_model.config
     ids = np.random.default_rng(2).integers(0, tiny_model.config.vocab_size, size=(2, 9))
     a, _ = tiny_model.forward(ids, tiny_model.init_state(2))
@@ -124,12 +121,21 @@ def test_lstm_forget_gate_bias_starts_at_one():
         np.testing.assert_array_equal(bias[H : 2 * H], 1.0)
 
 
-def test_registry_rejects_unknown_type():
-    with pytest.raises(ValueError, match="unknown model type"):
-        model_class("transformer")
-    assert {model_class(t).__name__ for t in ("rnn", "lstm", "gru")} == {"NumpyRNN", "TorchRNN"}
+def test_registry_rejects_unknown_type_and_names_the_known_ones():
+    with pytest.raises(ValueError, match="unknown model type 'transformer'.*rnn, lstm, gru"):
+        spec_for("transformer")
+    assert {spec_for(t).trainer_type().__name__ for t in ("rnn", "lstm", "gru")} == {"NumpyRNN", "TorchRNN"}
+    assert {spec_for(t).runner_type().__name__ for t in ("rnn", "lstm", "gru")} == {"NumpyRNN", "CellLM"}
+
+
+def test_every_spec_describes_its_model_from_the_config(model_type):
+    spec = MODELS[model_type]
+    config = tiny_config(model_type)
+    sentence = spec.describe(config)
+    assert str(config.hidden_size) in sentence and str(config.vocab_size) in sentence
+    assert spec.label and spec.framework in ("numpy", "pytorch") and spec.defaults["hidden_size"] > 0
 
 
 def test_vocab_is_sorted_and_inside_the_checkpoint(tiny_model, tmp_path):
-    checkpoint.save(tiny_model, tmp_path / "m")
+    store.save(tiny_model, tmp_path / "m")
     assert checkpoint.read_config(tmp_path / "m").vocab == "".join(sorted(set(TEXT)))

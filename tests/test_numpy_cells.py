@@ -7,10 +7,10 @@ import sys
 import numpy as np
 import pytest
 
-from rnnlm import checkpoint, generate, score
+from rnnlm import generate, score, store
 from rnnlm.config import TrainConfig
 from rnnlm.models import build_model
-from tests.conftest import REPO, TEXT, tiny_config
+from tests.support import REPO, TEXT, tiny_config
 
 CELLS = ["lstm", "gru"]
 
@@ -23,8 +23,8 @@ def pair(request, tmp_path):
     ids = model.vocab.encode(TEXT[:400]).reshape(4, 100)
     for _ in range(5):  # move the weights off their initial values (the forget-gate bias among them)
         trainer.train_step(ids[:, :-1], ids[:, 1:], model.init_state(4), lr=1e-2)
-    folder = checkpoint.save(model, tmp_path / "ckpt")
-    return model, checkpoint.load(folder, inference=True)
+    folder = store.save(model, tmp_path / "ckpt")
+    return model, store.load(folder, inference=True)
 
 
 def test_inference_loads_the_numpy_class(pair):
@@ -81,11 +81,11 @@ def test_an_inference_model_refuses_to_train(pair):
 
 def test_sampling_and_scoring_need_no_torch(pair, tmp_path):
     torch_model, _ = pair
-    folder = checkpoint.save(torch_model, tmp_path / "again")
+    folder = store.save(torch_model, tmp_path / "again")
     code = (
         "import sys\n"
-        "from rnnlm import checkpoint, generate, score\n"
-        f"m = checkpoint.load({str(folder)!r}, inference=True)\n"
+        "from rnnlm import generate, score, store\n"
+        f"m = store.load({str(folder)!r}, inference=True)\n"
         "assert len(generate(m, 'BRUTUS:', length=20, seed=1)) == 20\n"
         "assert score(m, 'The night is long').chars_scored > 0\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"

@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from rnnlm import checkpoint
+from rnnlm import checkpoint, store
 from rnnlm.config import TrainConfig
 from rnnlm.data import Batches, batchify, split
 from rnnlm.train import MILESTONES, TrainingDiverged, evaluate, lr_at, new_model_config, train
-from tests.conftest import TEXT
+from tests.support import TEXT
 
 
 def tiny_run(model_type, corpus, **kw):
@@ -60,7 +60,7 @@ def test_run_writes_log_best_checkpoint_and_timelapse(model_type, corpus, tmp_pa
     assert config.metrics["val_bits_per_char"] == pytest.approx(best / math.log(2))
     assert config.training["max_iters"] == 12
     # the saved best model really scores `best` on the validation text
-    model = checkpoint.load(out)
+    model = store.load(out)
     val_ids = model.vocab.encode(split(TEXT)[1])
     assert evaluate(model, val_ids, cfg.eval_streams) == pytest.approx(best, rel=1e-5)
     lapse = [json.loads(l) for l in (out / "timelapse.jsonl").read_text().splitlines()]
@@ -75,8 +75,8 @@ def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(model_type, c
     assert first["interrupted"] and first["steps"] == 7
     second = train(tmp_path / "split", resume=True, progress_bar=False)
     assert second["steps"] == 12 and not second["interrupted"]
-    a = checkpoint.load(tmp_path / "whole" / "resume").tensors()
-    b = checkpoint.load(tmp_path / "split" / "resume").tensors()
+    a = store.load(tmp_path / "whole" / "resume").tensors()
+    b = store.load(tmp_path / "split" / "resume").tensors()
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 

@@ -1,38 +1,108 @@
-"""Model registry: model_type -> class. Torch is imported only when a torch model is asked for."""
+"""The model registry: one ModelSpec per model type holds everything that differs by type.
+
+    register(ModelSpec("elman", label="Elman RNN", ...))     a new type: one file for the class, one line here
+
+Everything else (config checks, the CLI, cards, the gallery, the app) reads MODELS; nothing outside the
+model files branches on a model type. Classes are named as "module:Class" and imported when first
+needed, so a numpy-only program (the app, sampling, scoring) never imports torch.
+"""
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass, field
 
 from ..config import ModelConfig
 
-_REGISTRY = {
-    "rnn": ("rnnlm.models.numpy_rnn", "NumpyRNN"),
-    "lstm": ("rnnlm.models.torch_rnn", "TorchRNN"),
-    "gru": ("rnnlm.models.torch_rnn", "TorchRNN"),
-}
 
-# Lighter classes that run (not train) a checkpoint: the LSTM and GRU in numpy, without importing torch.
-_INFERENCE = {
-    "lstm": ("rnnlm.models.numpy_cells", "CellLM"),
-    "gru": ("rnnlm.models.numpy_cells", "CellLM"),
-}
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything per model type. Classes may be given as classes or as "module:Class" strings."""
 
-DESCRIPTIONS = {
-    "rnn": "vanilla RNN (numpy)",
-    "lstm": "LSTM (torch)",
-    "gru": "GRU (torch)",
-}
+    name: str  # the model_type in config.json and --model: "lstm"
+    label: str  # what a person reads: "LSTM"
+    framework: str  # what trains it: "numpy" or "pytorch" (a card tag)
+    architecture: str  # one sentence for cards and the Models tab; .format(**config fields, vocab_size=V)
+    train_class: object  # builds, trains and evaluates batches: cls(config, seed=0)
+    run_class: object  # runs one stream (sampling, scoring, the app): cls(config), then load_tensors
+    defaults: dict = field(default_factory=dict)  # ModelConfig and TrainConfig fields for `train --model NAME`
+    runs_in: str = ""  # where run_class runs, in words, when it is not the training class
+
+    def trainer_type(self) -> type:
+        return _resolve(self.train_class)
+
+    def runner_type(self) -> type:
+        return _resolve(self.run_class)
+
+    def describe(self, config: ModelConfig) -> str:
+        """The architecture sentence filled from a config."""
+        return self.architecture.format(**config.to_dict() | {"vocab_size": config.vocab_size})
 
 
-def model_class(model_type: str, inference: bool = False):
-    """The class that implements model_type; with inference=True, the lightest one that can run it."""
+def _resolve(cls) -> type:
+    if isinstance(cls, str):
+        module, _, name = cls.partition(":")
+        return getattr(importlib.import_module(module), name)
+    return cls
+
+
+MODELS: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Add (or replace) a model type."""
+    MODELS[spec.name] = spec
+    return spec
+
+
+def spec_for(model_type: str) -> ModelSpec:
+    """The ModelSpec of model_type; a ValueError listing the known types otherwise."""
     try:
-        module, name = (inference and _INFERENCE.get(model_type)) or _REGISTRY[model_type]
-    except KeyError:
-        raise ValueError(f"unknown model type {model_type!r}; expected one of {', '.join(_REGISTRY)}") from None
-    return getattr(importlib.import_module(module), name)
+        return MODELS[model_type]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown model type {model_type!r}; expected one of {', '.join(MODELS)}") from None
 
 
 def build_model(config: ModelConfig, seed: int = 0):
-    """A freshly initialised model for config, its weights drawn from seed."""
-    return model_class(config.model_type)(config, seed=seed)
+    """A freshly initialised model to train, its weights drawn from seed."""
+    return spec_for(config.model_type).trainer_type()(config, seed=seed)
+
+
+def runner(model):
+    """The single-stream runner for a model: itself when it is one, else its run class on the same weights."""
+    cls = spec_for(model.config.model_type).runner_type()
+    if isinstance(model, cls):
+        return model
+    run = cls(model.config)
+    run.load_tensors(model.tensors())
+    return run
+
+
+_EMBEDDED = ("a {embed_size}-wide embedding → {num_layers} {cell} layer(s) of {hidden_size} units{extra} → "
+             "dropout {dropout} → linear → softmax over {vocab_size} tokens; dropout {dropout} also sits between layers")
+
+register(ModelSpec(
+    name="rnn", label="vanilla RNN", framework="numpy",
+    architecture="A vanilla tanh RNN in numpy: one-hot tokens → {num_layers} tanh layer(s) of {hidden_size} units → "
+                 "linear → softmax over {vocab_size} tokens. The forward pass and backpropagation through time are "
+                 "written by hand; the recurrent weights start orthogonal.",
+    train_class="rnnlm.models.numpy_rnn:NumpyRNN", run_class="rnnlm.models.numpy_rnn:NumpyRNN",
+    defaults=dict(hidden_size=512, num_layers=1, dropout=0.0, seq_len=100, batch_size=64, lr=2e-3),
+))
+register(ModelSpec(
+    name="lstm", label="LSTM", framework="pytorch",
+    architecture="An LSTM trained in PyTorch: " + _EMBEDDED.format(cell="LSTM", extra=" (forget-gate bias 1)", embed_size="{embed_size}",
+                                                num_layers="{num_layers}", hidden_size="{hidden_size}",
+                                                dropout="{dropout}", vocab_size="{vocab_size}") + ".",
+    train_class="rnnlm.models.torch_rnn:TorchRNN", run_class="rnnlm.models.numpy_cells:CellLM",
+    defaults=dict(hidden_size=512, num_layers=2, dropout=0.25, seq_len=128, batch_size=64, lr=2e-3),
+    runs_in="run one stream at a time in numpy on the same weights (rnnlm/models/numpy_cells.py)",
+))
+register(ModelSpec(
+    name="gru", label="GRU", framework="pytorch",
+    architecture="A GRU trained in PyTorch: " + _EMBEDDED.format(cell="GRU", extra="", embed_size="{embed_size}",
+                                              num_layers="{num_layers}", hidden_size="{hidden_size}",
+                                              dropout="{dropout}", vocab_size="{vocab_size}") + ".",
+    train_class="rnnlm.models.torch_rnn:TorchRNN", run_class="rnnlm.models.numpy_cells:CellLM",
+    defaults=dict(hidden_size=512, num_layers=2, dropout=0.25, seq_len=128, batch_size=64, lr=2e-3),
+    runs_in="run one stream at a time in numpy on the same weights (rnnlm/models/numpy_cells.py)",
+))

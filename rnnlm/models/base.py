@@ -1,8 +1,11 @@
 """The one interface all three models share.
 
-State is opaque to callers: a numpy array for the vanilla RNN, a tensor for the GRU, an (h, c)
-pair for the LSTM. Callers only create it, pass it back in, and (for resuming) turn it into
-named arrays and back.
+State is opaque to callers: a numpy array for the vanilla RNN, a tuple of arrays or tensors for the
+LSTM ((h, c)) and the GRU ((h,)). Callers only create it, pass it back in, and (for resuming) turn it
+into named arrays and back.
+
+A model type registers two classes (rnnlm.models.ModelSpec): one that trains (with a Trainer) and one
+that runs a single stream; both have this interface, and they may be the same class.
 """
 from __future__ import annotations
 
@@ -30,8 +33,8 @@ class Trainer(Protocol):
         """Restore what optimizer_tensors returned."""
 
 
-class CharLM(Protocol):
-    """A character-level language model."""
+class LanguageModel(Protocol):
+    """A language model over the tokens of its vocabulary."""
 
     config: ModelConfig
     vocab: Vocab
@@ -47,6 +50,11 @@ class CharLM(Protocol):
 
     def num_params(self) -> int:
         """Number of trainable parameters."""
+
+    @classmethod
+    def shapes_for(cls, config: ModelConfig) -> dict[str, tuple]:
+        """Name -> shape of every weight that config implies (optional: lets loading check a file before
+        allocating anything)."""
 
     def tensors(self) -> dict[str, np.ndarray]:
         """Weights as named float32 arrays (what model.safetensors holds)."""

@@ -1,4 +1,4 @@
-"""A trained LSTM or GRU run in numpy: the gate equations of nn.LSTM and nn.GRU on their own weights.
+"""The LSTM and GRU cells as records, and one stream of a trained LSTM or GRU run in numpy.
 
     LSTM  i, f, g, o = split(W_ih x + b_ih + W_hh h + b_hh)      gates in nn.LSTM's order
           c' = sigmoid(f) * c + sigmoid(i) * tanh(g)
@@ -7,26 +7,36 @@
           n = tanh(W_in x + b_in + r * (W_hn h + b_hn))          the reset gate scales only the recurrent part
           h' = (1 - z) * n + z * h
 
-TorchRNN trains these models; running one stream (batch 1) is another matter. A step reads every weight
-once for a single character, so its speed is set by memory traffic and per-call overhead, not arithmetic,
-and here plain numpy does it faster than torch (nn.LSTM / nn.GRU at batch 1 also pay about 0.1 s of set-up
-for every new sequence length). TorchRNN runs single streams through run_stream below, and CellLM wraps it
-as an inference-only model that loads a checkpoint without importing torch at all (about 2 s sooner), for
-the app and for `python -m rnnlm sample | score`. The tests check both against torch on the same weights.
+Each cell is one Cell record (gate count, state names, the torch module that trains it, its numpy layer
+step); TorchRNN trains either with torch, and CellLM runs one stream of either in numpy. One stream is the
+only path for sampling, scoring, the app and the training time-lapse: a step reads every weight once for
+a single token, so memory traffic and per-call overhead set its speed, and here plain numpy beats torch's
+cells (nn.LSTM / nn.GRU at batch 1 also pay about 0.1 s of set-up per new sequence length). CellLM loads a
+checkpoint without importing torch (about 2 s sooner). The tests check it against torch on the same weights.
 """
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
-from huggingface_hub import ModelHubMixin
 
-from ..checkpoint import CheckpointMixin
 from ..config import ModelConfig, TrainConfig
-from ..vocab import Vocab
+from ..vocab import make_vocab
 from .base import check_tensors
 
-GATES = {"lstm": 4, "gru": 3}  # gate blocks per layer, each hidden_size wide
+
+@dataclass(frozen=True)
+class Cell:
+    """Everything that differs between the LSTM and the GRU."""
+
+    name: str
+    gates: int  # gate blocks per layer, each hidden_size wide
+    state_names: tuple[str, ...]  # the state is a tuple of arrays (L, B, H) in this order
+    torch_module: str  # the torch.nn class that trains it
+    run_layer: Callable  # (gi (T, G), w_hh, b_hh, state tuple of (H,)) -> (out (T, H), new state tuple)
+    init_torch: Callable | None = None  # adjusts a fresh torch module's weights (rnn, hidden_size, num_layers)
 
 
 @functools.lru_cache(maxsize=8)
@@ -38,11 +48,75 @@ def _lstm_tanh_scale(H: int) -> np.ndarray:
     return scale
 
 
+def _lstm_layer(gi_all: np.ndarray, w_hh: np.ndarray, b_hh: np.ndarray, state: tuple) -> tuple[np.ndarray, tuple]:
+    """One LSTM layer over T steps whose input gates gi_all (T, 4H) are known: outputs (T, H), (h, c)."""
+    h, c = state
+    H = len(h)
+    scale = _lstm_tanh_scale(H)
+    out = np.empty((len(gi_all), H), dtype=np.float32)
+    for t in range(len(gi_all)):
+        g = w_hh @ h  # (4H,)
+        g += gi_all[t]
+        g += b_hh
+        tg = np.tanh(g * scale)
+        s = tg * 0.5 + 0.5  # sigmoid(i), sigmoid(f), sigmoid(o) (its g block is unused)
+        c = s[H : 2 * H] * c + s[:H] * tg[2 * H : 3 * H]
+        h = out[t] = s[3 * H :] * np.tanh(c)
+    return out, (h, c)
+
+
+def _gru_layer(gi_all: np.ndarray, w_hh: np.ndarray, b_hh: np.ndarray, state: tuple) -> tuple[np.ndarray, tuple]:
+    """One GRU layer over T steps whose input gates gi_all (T, 3H) are known: outputs (T, H), (h,)."""
+    (h,) = state
+    H = len(h)
+    out = np.empty((len(gi_all), H), dtype=np.float32)
+    for t in range(len(gi_all)):
+        gi = gi_all[t]
+        gh = w_hh @ h  # (3H,)
+        gh += b_hh
+        rz = np.tanh((gi[: 2 * H] + gh[: 2 * H]) * 0.5) * 0.5 + 0.5  # sigmoid(r), sigmoid(z)
+        n = np.tanh(gi[2 * H :] + rz[:H] * gh[2 * H :])
+        h = out[t] = n + rz[H:] * (h - n)  # (1 - z) * n + z * h
+    return out, (h,)
+
+
+def _forget_bias_one(rnn, hidden_size: int, num_layers: int) -> None:
+    """Forget-gate bias 1 (gates are ordered i, f, g, o): remember by default early in training."""
+    H = hidden_size
+    for l in range(num_layers):
+        getattr(rnn, f"bias_ih_l{l}").data[H : 2 * H] = 1.0
+        getattr(rnn, f"bias_hh_l{l}").data[H : 2 * H] = 0.0
+
+
+CELLS = {
+    "lstm": Cell("lstm", 4, ("h", "c"), "LSTM", _lstm_layer, _forget_bias_one),
+    "gru": Cell("gru", 3, ("h",), "GRU", _gru_layer),
+}
+
+
+def cell_for(config: ModelConfig) -> Cell:
+    try:
+        return CELLS[config.model_type]
+    except KeyError:
+        raise ValueError(f"no recurrent cell named {config.model_type!r}; cells: {', '.join(CELLS)}") from None
+
+
+def weight_shapes(config: ModelConfig) -> dict[str, tuple]:
+    """Name -> shape of every weight, as in TorchRNN's state_dict."""
+    V, E, H, L = config.vocab_size, config.embed_size, config.hidden_size, config.num_layers
+    G = cell_for(config).gates * H
+    shapes = {"embed.weight": (V, E)}
+    for l in range(L):
+        shapes |= {f"rnn.weight_ih_l{l}": (G, E if l == 0 else H), f"rnn.weight_hh_l{l}": (G, H),
+                   f"rnn.bias_ih_l{l}": (G,), f"rnn.bias_hh_l{l}": (G,)}
+    return shapes | {"head.weight": (V, H), "head.bias": (V,)}
+
+
 def stream_weights(params: dict[str, np.ndarray], num_layers: int) -> tuple:
     """run_stream's weights from arrays named as in TorchRNN's state_dict: (first, layers, head_w, head_b).
 
-    first is the (V, G) table of every character's first-layer input gates, embedding @ W_ih.T + b_ih: a row
-    lookup then replaces a small matrix-vector product per character. The rest are the arrays themselves.
+    first is the (V, G) table of every token's first-layer input gates, embedding @ W_ih.T + b_ih: a row
+    lookup then replaces a small matrix-vector product per token. The rest are the arrays themselves.
     """
     first = params["embed.weight"] @ params["rnn.weight_ih_l0"].T + params["rnn.bias_ih_l0"]  # (V, G)
     layers = [tuple(params[f"rnn.{n}_l{l}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
@@ -50,25 +124,17 @@ def stream_weights(params: dict[str, np.ndarray], num_layers: int) -> tuple:
     return first, layers, params["head.weight"], params["head.bias"]
 
 
-def run_stream(cell: str, ids: np.ndarray, h0: np.ndarray, c0: np.ndarray | None, first: np.ndarray,
-               layers: list[tuple], head_w: np.ndarray, head_b: np.ndarray):
-    """One stream of T characters, layer by layer: logits (T, V), and the new h (L, H) and c (L, H) (None for a GRU).
+def run_stream(cell: Cell, ids: np.ndarray, state: tuple, first: np.ndarray, layers: list[tuple],
+               head_w: np.ndarray, head_b: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """One stream of T tokens, layer by layer: logits (T, V) and the new state (a tuple of (L, H) arrays).
 
-    The weights are stream_weights': first is the (V, G) input-gate table; layers holds (W_ih, W_hh, b_ih, b_hh) per layer, as nn.LSTM / nn.GRU store
-    them. A layer's input part of the gates comes for all T characters at once (table rows in the first layer,
-    one matrix product above it); only the recurrent part runs per character, in a few whole-vector
-    operations, because at this size each call costs about as much in overhead as in arithmetic.
+    A layer's input part of the gates comes for all T tokens at once (table rows in the first layer, one
+    matrix product above it); only the recurrent part runs per token, in a few whole-vector operations.
     """
-    lstm, T = cell == "lstm", len(ids)
-    L, H = h0.shape
-    new_h = np.empty((L, H), dtype=np.float32)
-    new_c = np.empty((L, H), dtype=np.float32) if lstm else None
+    T = len(ids)
+    new = tuple(np.array(s, dtype=np.float32) for s in state)  # (L, H) each
     if T == 0:
-        new_h[:] = h0
-        if lstm:
-            new_c[:] = c0
-        return np.empty((0, len(head_b)), dtype=np.float32), new_h, new_c
-    scale = _lstm_tanh_scale(H) if lstm else None
+        return np.empty((0, len(head_b)), dtype=np.float32), new
     out = None
     for l, (w_ih, w_hh, b_ih, b_hh) in enumerate(layers):
         if l == 0:
@@ -76,58 +142,33 @@ def run_stream(cell: str, ids: np.ndarray, h0: np.ndarray, c0: np.ndarray | None
         elif T == 1:
             gi_all = (w_ih @ out[0] + b_ih)[None]  # a matrix-vector product beats a one-row matmul
         else:
-            gi_all = out @ w_ih.T + b_ih
-        h, c = h0[l], (c0[l] if lstm else None)
-        out = np.empty((T, H), dtype=np.float32)
-        for t in range(T):
-            if lstm:
-                g = w_hh @ h
-                g += gi_all[t]
-                g += b_hh
-                tg = np.tanh(g * scale)
-                s = tg * 0.5 + 0.5  # sigmoid(i), sigmoid(f), sigmoid(o) (its g block is unused)
-                c = s[H : 2 * H] * c + s[:H] * tg[2 * H : 3 * H]
-                h = out[t] = s[3 * H :] * np.tanh(c)
-            else:
-                gi = gi_all[t]
-                gh = w_hh @ h
-                gh += b_hh
-                rz = np.tanh((gi[: 2 * H] + gh[: 2 * H]) * 0.5) * 0.5 + 0.5  # sigmoid(r), sigmoid(z)
-                n = np.tanh(gi[2 * H :] + rz[:H] * gh[2 * H :])
-                h = out[t] = n + rz[H:] * (h - n)  # (1 - z) * n + z * h
-        new_h[l] = h
-        if lstm:
-            new_c[l] = c
+            gi_all = out @ w_ih.T + b_ih  # (T, G)
+        out, layer_state = cell.run_layer(gi_all, w_hh, b_hh, tuple(s[l] for s in new))
+        for s, value in zip(new, layer_state):
+            s[l] = value
     logits = (head_w @ out[0])[None] if T == 1 else out @ head_w.T  # (T, V)
     logits += head_b
-    return logits, new_h, new_c
+    return logits, new
 
 
-class CellLM(CheckpointMixin, ModelHubMixin):
-    """An LSTM or GRU checkpoint for inference only, in numpy: the same files, names and outputs as TorchRNN.
+class CellLM:
+    """An LSTM or GRU checkpoint run one stream at a time in numpy: the same files, names and outputs as TorchRNN.
 
-    State is an (L, B, H) array for the GRU and an (h, c) pair of them for the LSTM. To train or resume,
-    load the checkpoint as a TorchRNN (rnnlm.load without inference=True).
+    State is a tuple of (L, B, H) arrays, (h, c) for the LSTM and (h,) for the GRU. Inference only:
+    training loads the checkpoint as a TorchRNN.
     """
 
     def __init__(self, config: ModelConfig, seed: int = 0):
-        if config.model_type not in GATES:
-            raise ValueError(f"CellLM runs lstm or gru, not {config.model_type!r}")
         self.config = config
-        self.vocab = Vocab(config.vocab)
-        # Weights start at zero: this class only runs weights trained elsewhere (from_pretrained, load_tensors).
-        self.params = {name: np.zeros(shape, dtype=np.float32) for name, shape in self.shapes().items()}
+        self.cell = cell_for(config)
+        self.vocab = make_vocab(config)
+        # Weights start at zero: this class only runs weights trained elsewhere (load_tensors).
+        self.params = {name: np.zeros(shape, dtype=np.float32) for name, shape in self.shapes_for(config).items()}
         self._stream = None  # stream_weights(params), remade when the weights change
 
-    def shapes(self) -> dict[str, tuple]:
-        """Name -> shape of every weight, as in TorchRNN's state_dict."""
-        V, E, H, L = self.config.vocab_size, self.config.embed_size, self.config.hidden_size, self.config.num_layers
-        G = GATES[self.config.model_type] * H
-        shapes = {"embed.weight": (V, E)}
-        for l in range(L):
-            shapes |= {f"rnn.weight_ih_l{l}": (G, E if l == 0 else H), f"rnn.weight_hh_l{l}": (G, H),
-                       f"rnn.bias_ih_l{l}": (G,), f"rnn.bias_hh_l{l}": (G,)}
-        return shapes | {"head.weight": (V, H), "head.bias": (V,)}
+    @classmethod
+    def shapes_for(cls, config: ModelConfig) -> dict[str, tuple]:
+        return weight_shapes(config)
 
     def num_params(self) -> int:
         return sum(p.size for p in self.params.values())
@@ -137,7 +178,7 @@ class CellLM(CheckpointMixin, ModelHubMixin):
 
     def load_tensors(self, tensors: dict[str, np.ndarray]) -> None:
         tensors = {name: np.asarray(t) for name, t in tensors.items()}
-        check_tensors(self.shapes(), tensors)
+        check_tensors(self.shapes_for(self.config), tensors)
         for name, p in self.params.items():
             np.copyto(p, tensors[name], casting="same_kind")
         self._stream = None
@@ -147,41 +188,36 @@ class CellLM(CheckpointMixin, ModelHubMixin):
             self._stream = stream_weights(self.params, self.config.num_layers)
         return self._stream
 
-    # --- the CharLM interface ---------------------------------------------------------------
-
-    def init_state(self, batch_size: int):
+    def init_state(self, batch_size: int) -> tuple:
         h = np.zeros((self.config.num_layers, batch_size, self.config.hidden_size), dtype=np.float32)
-        return (h, h.copy()) if self.config.model_type == "lstm" else h
+        return tuple(h.copy() for _ in self.cell.state_names)
 
-    def forward(self, ids: np.ndarray, state):
+    def forward(self, ids: np.ndarray, state: tuple):
         """Logits (B, T, V) float32 and the new state; each of the B streams runs on its own."""
         ids = np.asarray(ids, dtype=np.int64)
-        lstm = self.config.model_type == "lstm"
-        hs, cs = state if lstm else (state, None)
+        V = self.config.vocab_size
+        if ids.size and (ids.min() < 0 or ids.max() >= V):
+            raise ValueError(f"token ids must be in [0, {V}), got ids from {ids.min()} to {ids.max()}")
         weights = self._weights()
-        logits, new_h, new_c = [], np.empty_like(hs), (np.empty_like(cs) if lstm else None)
+        new = tuple(np.empty_like(s) for s in state)
+        logits = np.empty((ids.shape[0], ids.shape[1], V), dtype=np.float32)
         for b in range(ids.shape[0]):
-            out, new_h[:, b], c = run_stream(self.config.model_type, ids[b], hs[:, b], cs[:, b] if lstm else None, *weights)
-            if lstm:
-                new_c[:, b] = c
-            logits.append(out)
-        logits = np.stack(logits) if logits else np.empty((0, ids.shape[1], self.config.vocab_size), np.float32)
-        return logits, ((new_h, new_c) if lstm else new_h)
+            logits[b], stream_state = run_stream(self.cell, ids[b], tuple(s[:, b] for s in state), *weights)
+            for s, value in zip(new, stream_state):
+                s[:, b] = value
+        return logits, new
 
-    def step(self, ids: np.ndarray, state):
-        """One character per stream: ids (B,) -> logits (B, V) and the new state."""
+    def step(self, ids: np.ndarray, state: tuple):
+        """One token per stream: ids (B,) -> logits (B, V) and the new state."""
         logits, state = self.forward(np.asarray(ids, dtype=np.int64)[:, None], state)
         return logits[:, 0], state
 
-    def state_tensors(self, state) -> dict[str, np.ndarray]:
-        if self.config.model_type == "lstm":
-            return {"h": np.array(state[0]), "c": np.array(state[1])}
-        return {"h": np.array(state)}
+    def state_tensors(self, state: tuple) -> dict[str, np.ndarray]:
+        return {name: np.array(s) for name, s in zip(self.cell.state_names, state)}
 
-    def state_from_tensors(self, tensors: dict[str, np.ndarray]):
-        h = np.array(tensors["h"], dtype=np.float32)
-        return (h, np.array(tensors["c"], dtype=np.float32)) if self.config.model_type == "lstm" else h
+    def state_from_tensors(self, tensors: dict[str, np.ndarray]) -> tuple:
+        return tuple(np.array(tensors[name], dtype=np.float32) for name in self.cell.state_names)
 
     def trainer(self, cfg: TrainConfig):
-        raise TypeError(f"this {self.config.model_type} was loaded for inference only (numpy); "
+        raise TypeError(f"this {self.config.model_type} was loaded for inference only (numpy, one stream); "
                         "load it with rnnlm.load(folder) to train it with torch")

@@ -12,26 +12,21 @@ da_t @ Whh.T backward run inside the loop over time.
 from __future__ import annotations
 
 import numpy as np
-from huggingface_hub import ModelHubMixin
 
-from ..checkpoint import CheckpointMixin
 from ..config import ModelConfig, TrainConfig
-from ..vocab import Vocab
+from ..vocab import make_vocab
 from .base import check_tensors
 from .numpy_optim import NumpyTrainer
 
 FORWARD_CHUNK = 1024  # time steps per pass in forward(): activations for B * 1024 * H values at a time
 
 
-class NumpyRNN(CheckpointMixin, ModelHubMixin):
-    """A stack of tanh RNN layers over one-hot characters, with hand-written BPTT.
-
-    save_pretrained / from_pretrained / push_to_hub come from huggingface_hub's ModelHubMixin (see rnnlm.checkpoint).
-    """
+class NumpyRNN:
+    """A stack of tanh RNN layers over one-hot tokens, with hand-written BPTT. It trains and runs one stream."""
 
     def __init__(self, config: ModelConfig, seed: int = 0, dtype=np.float32):
         self.config = config
-        self.vocab = Vocab(config.vocab)
+        self.vocab = make_vocab(config)
         self.dtype = np.dtype(dtype)
         self.params = self._init_params(np.random.default_rng(seed))
         self._buffers: dict = {}  # scratch arrays for loss_and_grads, kept for the last (B, T) seen
@@ -40,7 +35,12 @@ class NumpyRNN(CheckpointMixin, ModelHubMixin):
 
     def shapes(self) -> dict[str, tuple]:
         """Name -> shape of every weight."""
-        V, H, L = self.config.vocab_size, self.config.hidden_size, self.config.num_layers
+        return self.shapes_for(self.config)
+
+    @classmethod
+    def shapes_for(cls, config: ModelConfig) -> dict[str, tuple]:
+        """Name -> shape of every weight that config implies."""
+        V, H, L = config.vocab_size, config.hidden_size, config.num_layers
         shapes: dict[str, tuple] = {}
         for l in range(L):
             shapes[f"Wxh.{l}"] = (V if l == 0 else H, H)

@@ -1,165 +1,73 @@
-"""LSTM and GRU in torch: one nn.Module whose recurrent cell is a setting."""
+"""LSTM and GRU in torch: one nn.Module whose recurrent cell is a setting (a Cell record of numpy_cells).
+
+This module trains and evaluates batches, in torch only. One stream (sampling, scoring, the app) runs
+in numpy on the same weights: rnnlm.models.runner(model) gives a CellLM.
+"""
 from __future__ import annotations
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from huggingface_hub import PyTorchModelHubMixin
 
-from ..checkpoint import CheckpointMixin, config_from, reading_weights, weights_file
 from ..config import ModelConfig, TrainConfig
-from ..vocab import Vocab
+from ..vocab import make_vocab
 from .base import check_tensors
-from .numpy_cells import run_stream, stream_weights
-
-_CELLS = {"lstm": (nn.LSTM, torch.lstm_cell), "gru": (nn.GRU, torch.gru_cell)}
+from .numpy_cells import cell_for, weight_shapes
 
 
-class TorchRNN(CheckpointMixin, nn.Module, PyTorchModelHubMixin):
-    """Embedding -> N-layer LSTM or GRU (dropout between layers) -> dropout -> linear head.
-
-    save_pretrained / from_pretrained / push_to_hub come from huggingface_hub's PyTorchModelHubMixin (see
-    rnnlm.checkpoint).
-    """
+class TorchRNN(nn.Module):
+    """Embedding -> N-layer LSTM or GRU (dropout between layers) -> dropout -> linear head."""
 
     def __init__(self, config: ModelConfig, seed: int = 0):
         super().__init__()
-        if config.model_type not in _CELLS:
-            raise ValueError(f"TorchRNN builds lstm or gru, not {config.model_type!r}")
         self.config = config
-        self.vocab = Vocab(config.vocab)
+        self.cell = cell_for(config)
+        self.vocab = make_vocab(config)
         V, E, H, L = config.vocab_size, config.embed_size, config.hidden_size, config.num_layers
-        rnn_class, self._cell = _CELLS[config.model_type]
         with torch.random.fork_rng(devices=[]):  # seeded init that leaves the caller's RNG alone
             torch.manual_seed(seed)
             self.embed = nn.Embedding(V, E)
-            self.rnn = rnn_class(E, H, L, dropout=config.dropout if L > 1 else 0.0, batch_first=True)
+            self.rnn = getattr(nn, self.cell.torch_module)(E, H, L, dropout=config.dropout if L > 1 else 0.0,
+                                                           batch_first=True)
             self.drop = nn.Dropout(config.dropout)
             self.head = nn.Linear(H, V)
-        if config.model_type == "lstm":
-            # Forget-gate bias 1 (gates are ordered i, f, g, o): remember by default early in training.
-            for l in range(L):
-                with torch.no_grad():
-                    getattr(self.rnn, f"bias_ih_l{l}")[H : 2 * H].fill_(1.0)
-                    getattr(self.rnn, f"bias_hh_l{l}")[H : 2 * H].fill_(0.0)
+        if self.cell.init_torch is not None:
+            with torch.no_grad():
+                self.cell.init_torch(self.rnn, H, L)
 
     @classmethod
-    def _from_pretrained(cls, *, model_id: str, revision, cache_dir, force_download, local_files_only, token,
-                         config: ModelConfig | dict | None = None, map_location: str = "cpu",
-                         **model_kwargs) -> "TorchRNN":
-        """Build from config.json, then load model.safetensors with the mixin's loader, strictly.
-
-        The mixin's own version loads with strict=False (missing weights would keep their random initial
-        values), prints to stdout, and falls back to unpickling pytorch_model.bin.
-        """
-        path = weights_file(model_id, revision=revision, cache_dir=cache_dir, force_download=force_download,
-                            local_files_only=local_files_only, token=token)
-        model = cls(config_from(config, model_id), **model_kwargs)
-        with reading_weights(path):
-            return cls._load_as_safetensor(model, str(path), map_location, strict=True)
-
-    # --- the CharLM interface ---------------------------------------------------------------
+    def shapes_for(cls, config: ModelConfig) -> dict[str, tuple]:
+        return weight_shapes(config)
 
     @property
     def device(self) -> torch.device:
         return self.head.weight.device
 
-    def init_state(self, batch_size: int):
-        """Zeros (L, B, H); an (h, c) pair for the LSTM."""
+    def init_state(self, batch_size: int) -> tuple:
+        """Zeros (L, B, H) per state name: (h, c) for the LSTM, (h,) for the GRU."""
         h = torch.zeros(self.config.num_layers, batch_size, self.config.hidden_size, device=self.device)
-        return (h, h.clone()) if self.config.model_type == "lstm" else h
+        return tuple(h.clone() for _ in self.cell.state_names)
 
-    def forward_logits(self, ids: torch.Tensor, state):
+    def forward_logits(self, ids: torch.Tensor, state: tuple):
         """Differentiable forward: ids (B, T) -> logits (B, T, V), new state."""
         x = self.embed(ids)  # (B, T, E)
-        out, state = self.rnn(x, state)  # (B, T, H)
-        return self.head(self.drop(out)), state  # (B, T, V)
-
-    def forward(self, ids: np.ndarray, state):
-        """Logits (B, T, V) as float32 numpy, in eval mode, and the new state.
-
-        One stream (B = 1) on the CPU runs in numpy (see _run_numpy): nn.LSTM / nn.GRU at batch 1 pay
-        about 0.1 s of set-up per new sequence length here, which a visitor's prompt would wait on.
-        """
-        ids = np.asarray(ids, dtype=np.int64)
-        if self._numpy_ok(ids.shape[0]):
-            logits, state = self._run_numpy(ids[0], state)
-            return logits[None], state
-        return self._forward_torch(ids, state)
+        out, new = self.rnn(x, state if len(state) > 1 else state[0])  # (B, T, H)
+        return self.head(self.drop(out)), (new if isinstance(new, tuple) else (new,))  # (B, T, V)
 
     @torch.inference_mode()
-    def _forward_torch(self, ids: np.ndarray, state):
+    def forward(self, ids: np.ndarray, state: tuple):
+        """Logits (B, T, V) as float32 numpy, in eval mode, and the new state."""
         was_training = self.training
         self.eval()
-        logits, state = self.forward_logits(torch.as_tensor(ids, device=self.device), state)
+        logits, state = self.forward_logits(torch.as_tensor(np.asarray(ids, dtype=np.int64), device=self.device), state)
         self.train(was_training)
         return logits.float().cpu().numpy(), state
 
-    def step(self, ids: np.ndarray, state):
-        """One character per stream: logits (B, V) as float32 numpy, and the new state.
-
-        A step reads every weight once for one character, so it is bound by memory and per-call overhead,
-        not arithmetic. nn.LSTM stepped at batch 1 takes a slow path, so this steps with the cell weights
-        directly: at batch 1 on the CPU in numpy (one matrix-vector product per weight matrix and a few
-        whole-vector operations: 1.3-1.8x torch.lstm_cell / gru_cell here), otherwise with those cells.
-        """
-        ids = np.asarray(ids, dtype=np.int64)
-        if self._numpy_ok(len(ids)):
-            return self._run_numpy(ids, state)
-        return self._step_torch(ids, state)
-
-    def _numpy_ok(self, batch_size: int) -> bool:
-        """Whether inference can run in numpy: one stream, float32 weights on the CPU."""
-        weight = self.head.weight
-        return batch_size == 1 and weight.device.type == "cpu" and weight.dtype == torch.float32
-
-    @torch.inference_mode()
-    def _step_torch(self, ids: np.ndarray, state):
-        x = self.embed.weight[torch.as_tensor(ids, device=self.device)]  # (B, E)
-        lstm = self.config.model_type == "lstm"
-        hs, cs = (state if lstm else (state, None))
-        new_h, new_c = [], []
-        for l, w in enumerate(self._layer_weights()):
-            if lstm:
-                h, c = self._cell(x, (hs[l], cs[l]), *w)  # (B, H) each
-                new_c.append(c)
-            else:
-                h = self._cell(x, hs[l], *w)  # (B, H)
-            new_h.append(h)
-            x = h
-        logits = F.linear(x, self.head.weight, self.head.bias)  # (B, V)
-        h = torch.stack(new_h)  # (L, B, H)
-        return logits.float().cpu().numpy(), ((h, torch.stack(new_c)) if lstm else h)
-
-    def _run_numpy(self, ids: np.ndarray, state):
-        """One stream in numpy (numpy_cells.run_stream) on views of the parameters: logits (T, V), new state."""
-        lstm = self.config.model_type == "lstm"
-        h0 = (state[0] if lstm else state).detach().numpy()[:, 0]  # (L, H), no copy
-        c0 = state[1].detach().numpy()[:, 0] if lstm else None
-        logits, h, c = run_stream(self.config.model_type, ids, h0, c0, *self._numpy_weights())
-        h = torch.from_numpy(h[:, None])  # (L, 1, H)
-        return logits, ((h, torch.from_numpy(c[:, None])) if lstm else h)
-
-    def _numpy_weights(self) -> tuple:
-        """numpy_cells.stream_weights on numpy views of the parameters (no copies). Remade when a parameter
-        is replaced or changed in place: optimizer steps and load_state_dict bump a tensor's version.
-        """
-        named = self.__dict__.get("_numpy_params")
-        if named is None:
-            named = self._numpy_params = dict(self.named_parameters())
-        key = [(p.data_ptr(), p._version) for p in named.values()]
-        if self.__dict__.get("_numpy_key") != key:
-            arrays = {name: p.detach().numpy() for name, p in named.items()}
-            self._numpy_cache, self._numpy_key = stream_weights(arrays, self.config.num_layers), key
-        return self._numpy_cache
-
-    def _layer_weights(self) -> list[tuple]:
-        """Per layer (weight_ih, weight_hh, bias_ih, bias_hh); the same Parameter objects, updated in place."""
-        if not hasattr(self, "_weights_cache"):
-            names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-            self._weights_cache = [tuple(getattr(self.rnn, f"{n}_l{l}") for n in names) for l in range(self.config.num_layers)]
-        return self._weights_cache
+    def step(self, ids: np.ndarray, state: tuple):
+        """One token per stream: logits (B, V) as float32 numpy, and the new state."""
+        logits, state = self.forward(np.asarray(ids, dtype=np.int64)[:, None], state)
+        return logits[:, 0], state
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -171,22 +79,14 @@ class TorchRNN(CheckpointMixin, nn.Module, PyTorchModelHubMixin):
         check_tensors({k: tuple(v.shape) for k, v in self.state_dict().items()}, tensors)
         self.load_state_dict({k: torch.as_tensor(np.asarray(v, dtype=np.float32)) for k, v in tensors.items()}, strict=True)
 
-    def state_tensors(self, state) -> dict[str, np.ndarray]:
-        if self.config.model_type == "lstm":
-            return {"h": state[0].detach().cpu().numpy(), "c": state[1].detach().cpu().numpy()}
-        return {"h": state.detach().cpu().numpy()}
+    def state_tensors(self, state: tuple) -> dict[str, np.ndarray]:
+        return {name: s.detach().cpu().numpy() for name, s in zip(self.cell.state_names, state)}
 
-    def state_from_tensors(self, tensors: dict[str, np.ndarray]):
-        h = torch.as_tensor(tensors["h"], device=self.device)
-        return (h, torch.as_tensor(tensors["c"], device=self.device)) if self.config.model_type == "lstm" else h
+    def state_from_tensors(self, tensors: dict[str, np.ndarray]) -> tuple:
+        return tuple(torch.as_tensor(tensors[name], device=self.device) for name in self.cell.state_names)
 
     def trainer(self, cfg: TrainConfig) -> "TorchTrainer":
         return TorchTrainer(self, cfg)
-
-
-def detach(state):
-    """Cut the graph behind a carried state (truncated BPTT)."""
-    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
 
 
 class TorchTrainer:
@@ -194,12 +94,12 @@ class TorchTrainer:
 
     def __init__(self, model: TorchRNN, cfg: TrainConfig):
         if cfg.optimizer != "adam":
-            raise ValueError(f"torch models train with adam, not {cfg.optimizer!r}")
+            raise ValueError(f"--optimizer: the torch models train with adam, not {cfg.optimizer!r}")
         self.model, self.cfg = model, cfg
         torch.manual_seed(cfg.seed)  # dropout masks come from the global generator
         self.opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
-    def train_step(self, x: np.ndarray, y: np.ndarray, state, lr: float):
+    def train_step(self, x: np.ndarray, y: np.ndarray, state: tuple, lr: float):
         model, dev = self.model, self.model.device
         model.train()
         for g in self.opt.param_groups:
@@ -213,7 +113,7 @@ class TorchTrainer:
         if self.cfg.grad_clip > 0:
             nn.utils.clip_grad_norm_(model.parameters(), self.cfg.grad_clip)
         self.opt.step()
-        return loss.item(), detach(state)
+        return loss.item(), tuple(s.detach() for s in state)  # truncated BPTT: cut the graph behind the state
 
     def optimizer_tensors(self) -> dict[str, np.ndarray]:
         """AdamW moments and steps per parameter, and the RNG state behind the dropout masks."""

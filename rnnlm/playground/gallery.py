@@ -18,7 +18,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .loading import Loaded
+from ..models import MODELS
+from .loading import Served
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -60,19 +61,19 @@ def strip_front_matter(card: str) -> str:
 class Gallery:
     """Everything the Gallery and Models tabs show, read from the models' folders."""
 
-    models: list[Loaded]
+    models: list[Served]
     logs: dict[str, list[dict]] = field(default_factory=dict)
     lapses: dict[str, list[dict]] = field(default_factory=dict)
     samples: dict[str, dict] = field(default_factory=dict)
     cards: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, models: dict[str, Loaded]) -> "Gallery":
-        """Read every model folder's records (the folder of an unavailable model may still have some)."""
-        g = cls(list(models.values()))
+    def read(cls, models: list[Served]) -> "Gallery":
+        """Read every available model's folder (an unavailable one's folder may not be a checkpoint at all)."""
+        g = cls(list(models))
         for m in g.models:
             folder = m.folder
-            if folder is None:
+            if not m.available:
                 continue
             g.logs[m.name] = read_jsonl(folder / "log.jsonl")
             g.lapses[m.name] = read_jsonl(folder / "timelapse.jsonl")
@@ -148,7 +149,7 @@ class Gallery:
 
     # --- model cards ----------------------------------------------------------------------
 
-    def card_markdown(self, m: Loaded) -> str:
+    def card_markdown(self, m: Served) -> str:
         """The facts of one model as Markdown: a fallback's warning, architecture, sizes, data, figures, source."""
         head = f"### {m.label}\n\n" + (f"⚠️ {m.note}\n\n" if m.note else "")
         if not m.available:
@@ -184,17 +185,7 @@ class Gallery:
         return head + "\n".join(f"- **{k}:** {v}" for k, v in rows) + "\n"
 
 
-ARCHITECTURES = {  # model_type -> one sentence, filled from the ModelConfig
-    "rnn": "{L}-layer vanilla tanh RNN, {H} units, one-hot input, linear read-out over {V} characters; "
-           "numpy, hand-written BPTT",
-    "lstm": "{L}-layer LSTM, {H} units, {E}-wide character embedding, dropout {D}, linear read-out over "
-            "{V} characters; trained in torch, run here in numpy on the same weights (rnnlm/models/numpy_cells.py)",
-    "gru": "{L}-layer GRU, {H} units, {E}-wide character embedding, dropout {D}, linear read-out over "
-           "{V} characters; trained in torch, run here in numpy on the same weights (rnnlm/models/numpy_cells.py)",
-}
-
-
 def architecture(c) -> str:
-    """One sentence on a model's architecture and sizes."""
-    return ARCHITECTURES[c.model_type].format(
-        L=c.num_layers, H=c.hidden_size, E=c.embed_size, D=c.dropout, V=c.vocab_size)
+    """One sentence on a model's architecture and sizes, and where it runs."""
+    spec = MODELS[c.model_type]
+    return spec.describe(c) + (f" {spec.runs_in[0].upper()}{spec.runs_in[1:]}." if spec.runs_in else "")

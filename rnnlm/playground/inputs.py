@@ -9,17 +9,19 @@ import math
 import secrets
 from dataclasses import dataclass, field
 
-from ..sample import SampleSettings
+from ..sample import GREEDY_BELOW, SampleSettings
 from ..vocab import describe_chars
 
-MAX_LENGTH = 2000  # characters per generation: a page of text, a few seconds at worst
+MAX_GENERATE = 2000  # characters per app request (the library allows sample.MAX_LENGTH): a page, seconds at worst
 MAX_PROMPT = 2000  # prompt characters kept (the last ones): the state has forgotten anything earlier
 MAX_SCORE = 5000  # characters scored per request: three models read it in about a second
 MAX_TEMPERATURE = 2.0  # above this every model's text is noise
 MAX_TOP_K = 200  # more than any character vocabulary here
 MIN_TOP_P = 0.01  # top-p 0 would keep no character at all
 MAX_SEED = 2**32 - 1
-DEFAULTS = dict(length=300, temperature=0.8, top_k=0, top_p=1.0, seed="random")
+_LIBRARY = SampleSettings()
+DEFAULTS = dict(length=_LIBRARY.length, temperature=_LIBRARY.temperature, top_k=_LIBRARY.top_k,
+                top_p=_LIBRARY.top_p, seed="random")  # the library's defaults; the app draws a seed it can show
 
 
 class InputError(ValueError):
@@ -49,7 +51,7 @@ class Request:
         top_k = "off (0)" if s.top_k == 0 else str(s.top_k)
         top_p = "off (1)" if s.top_p == 1 else f"{s.top_p:g}"
         seed = f"{s.seed} (drawn at random)" if self.random_seed else str(s.seed)
-        temp = f"{s.temperature:g}" + (" (greedy)" if s.temperature == 0 else "")
+        temp = f"{s.temperature:g}" + (" (greedy)" if s.greedy else "")
         return f"temperature {temp} · top-k {top_k} · top-p {top_p} · seed {seed}"
 
 
@@ -136,10 +138,13 @@ def check_sampling(prompt, length, temperature, top_k, top_p, seed) -> Request:
     notes: list[Note] = []
     prompt = check_prompt(prompt, notes)
     n = _number("length", length, DEFAULTS["length"], notes)
-    n = _whole("length", _clamp("length", n, 1, MAX_LENGTH, notes, hi_why=" characters"), notes)
+    n = _whole("length", _clamp("length", n, 1, MAX_GENERATE, notes, hi_why=" characters"), notes)
     t = _number("temperature", temperature, DEFAULTS["temperature"], notes)
     t = _clamp("temperature", t, 0.0, MAX_TEMPERATURE, notes,
                lo_why=" (greedy: always the likeliest character)", hi_why=" (beyond that every model writes noise)")
+    if 0 < t < GREEDY_BELOW:
+        notes.append(Note("warning", f"temperature {t:g} is below {GREEDY_BELOW:g}; sampling greedily (always the "
+                                     "likeliest character), which is what so small a temperature means."))
     k = _number("top-k", top_k, DEFAULTS["top_k"], notes)
     k = _whole("top-k", _clamp("top-k", k, 0, MAX_TOP_K, notes, lo_why=" (off)"), notes)
     p = _number("top-p", top_p, DEFAULTS["top_p"], notes)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..sample import SampleSettings, Stream
 from ..score import Score, score
-from .loading import Loaded
+from .loading import Served
 
 ROUND_CHARS = 50  # characters each model adds per round of compare: the columns grow together, and each
 # model runs long enough to keep its weights in cache (5 a round ran compare 1.7x slower)
@@ -26,7 +26,7 @@ HEATMAP_MAX_BITS = 8.0  # surprisal shown at full colour; a uniform guess over 6
 class Column:
     """One model's text so far in a stream, and how fast it came."""
 
-    loaded: Loaded
+    loaded: Served
     stream: Stream
     pieces: list[str] = field(default_factory=list)
     seconds: float = 0.0  # time spent in this model (prompt warm-up included), not in the others
@@ -57,7 +57,7 @@ class Column:
         self.seconds += time.perf_counter() - start
 
 
-def open_columns(models: list[Loaded], prompt: str, settings: SampleSettings) -> list[Column]:
+def open_columns(models: list[Served], prompt: str, settings: SampleSettings) -> list[Column]:
     """A column per model, each with its own generator seeded alike: the same uniform draw for the
     i-th character of every model, so their texts differ only where the models do."""
     return [Column(m, Stream(m.model, prompt, settings, rng=np.random.default_rng(settings.seed))) for m in models]
@@ -84,14 +84,14 @@ def interleave(columns: list[Column], round_chars: int = ROUND_CHARS) -> Iterato
         yield columns
 
 
-def generate_stream(loaded: Loaded, prompt: str, settings: SampleSettings) -> Iterator[Column]:
+def generate_stream(loaded: Served, prompt: str, settings: SampleSettings) -> Iterator[Column]:
     """One model's continuation of prompt, yielded as it grows (the last yield is complete)."""
     (column,) = open_columns([loaded], prompt, settings)
     for (c,) in interleave([column], round_chars=1):
         yield c
 
 
-def compare_stream(models: list[Loaded], prompt: str, settings: SampleSettings) -> Iterator[list[Column]]:
+def compare_stream(models: list[Served], prompt: str, settings: SampleSettings) -> Iterator[list[Column]]:
     """Every model's continuation of prompt from the same random stream, growing side by side."""
     yield from interleave(open_columns(models, prompt, settings))
 
@@ -101,7 +101,7 @@ def column_stats(c: Column) -> str:
     return f"{c.chars_per_second:,.0f} chars/s · {len(c.pieces)} chars in {c.seconds:.2f} s"
 
 
-def model_facts(m: Loaded) -> str:
+def model_facts(m: Served) -> str:
     """'3.3M parameters · val 2.07 bits/char' (what a column header says about its model)."""
     if not m.available:
         return "unavailable"
@@ -115,12 +115,12 @@ def model_facts(m: Loaded) -> str:
 # --- scoring --------------------------------------------------------------------------------
 
 
-def score_all(models: list[Loaded], text: str, context: str = "\n") -> list[tuple[Loaded, Score]]:
+def score_all(models: list[Served], text: str, context: str = "\n") -> list[tuple[Served, Score]]:
     """Each available model's score of text (each character given all before it, after context)."""
     return [(m, score(m.model, text, context=context)) for m in models]
 
 
-def score_rows(results: list[tuple[Loaded, Score]]) -> list[list]:
+def score_rows(results: list[tuple[Served, Score]]) -> list[list]:
     """One table row per model: label, bits/char, perplexity, nats/char, chars scored, next-char entropy."""
     return [
         [m.label, round(s.bits_per_char, 4), round(s.perplexity, 3), round(s.nats_per_char, 4),
@@ -137,13 +137,13 @@ def show_char(ch: str) -> str:
     return {" ": "␣ (space)", "\n": "↵ (newline)", "\t": "⇥ (tab)"}.get(ch, ch)
 
 
-def next_char_top(m: Loaded, s: Score, k: int = 10) -> dict[str, float]:
+def next_char_top(m: Served, s: Score, k: int = 10) -> dict[str, float]:
     """The k likeliest next characters after the text, display form -> probability."""
     top = np.argsort(-s.next_probs, kind="stable")[:k]
     return {show_char(m.model.vocab.chars[i]): float(s.next_probs[i]) for i in top}
 
 
-def heatmap_html(results: list[tuple[Loaded, Score]], limit: int = HEATMAP_CHARS) -> str:
+def heatmap_html(results: list[tuple[Served, Score]], limit: int = HEATMAP_CHARS) -> str:
     """Per-character surprisal of each model as coloured text: the redder, the more surprised.
 
     Hovering a character shows its probability and surprisal in bits.

@@ -1,19 +1,16 @@
-"""Tiny checkpoints of all three models, trained in seconds, laid out like the bundled ones.
+"""What the tests share: a small corpus, tiny model configs, tiny trained checkpoints, a served app.
 
-    python tests/make_tiny_checkpoints.py OUT [--iters 30] [--full-size]
+    python tests/support.py OUT [--iters 30]     writes the tiny checkpoints, to look at them
 
 OUT/rnn, OUT/lstm and OUT/gru each get config.json, model.safetensors, README.md, log.jsonl and
 timelapse.jsonl (written by rnnlm.train) and samples.json (the gallery's temperature grid), so
-the app and its tests exercise every tab without the real checkpoints. With --full-size --iters 1
-they have the bundled models' sizes (for timing the app, not for reading).
+the app and its tests exercise every tab without the real checkpoints.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
-import os
 import socket
 import sys
 from pathlib import Path
@@ -22,9 +19,28 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # runnable as a plain script
 
 from rnnlm import generate, load_model  # noqa: E402
-from rnnlm.config import MODEL_TYPES, TrainConfig  # noqa: E402
+from rnnlm.config import ModelConfig, TrainConfig  # noqa: E402
 from rnnlm.train import new_model_config, train  # noqa: E402
-from tests.conftest import TEXT  # noqa: E402
+
+SHARED_DATA = REPO.parent / "shared" / "data"
+MODEL_TYPES = ("rnn", "lstm", "gru")  # the built-in types every contract test runs over
+
+# A made-up play in the corpus' style, long enough for a 90/10 split and a few batches.
+LINES = [
+    "FIRST WATCHMAN:\nWho goes there? Stand, and unfold yourself.\n\n",
+    "BRUTUS:\nThe night is long that never finds the day.\n\n",
+    "PORTIA:\nI pray you, gentle sir, what news from Rome?\n\n",
+    "SECOND WATCHMAN:\nNo news, my lord, but that the moon is down.\n\n",
+]
+TEXT = "".join(LINES) * 30
+VOCAB = "".join(sorted(set(TEXT)))
+
+
+def tiny_config(model_type: str, **kw) -> ModelConfig:
+    """A small ModelConfig over TEXT's characters."""
+    fields = dict(model_type=model_type, vocab=VOCAB, hidden_size=24, num_layers=2, embed_size=8)
+    fields.update(kw)
+    return ModelConfig(**fields)
 
 TEMPERATURES = ("0.2", "0.5", "0.8", "1.0", "1.2")
 SAMPLE_PROMPT, SAMPLE_SEED, SAMPLE_LENGTH = "\n", 7, 120
@@ -39,8 +55,8 @@ def write_samples(folder: Path) -> None:
     (folder / "samples.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
 
 
-def make_tiny_checkpoints(root: str | Path, iters: int = 30, full_size: bool = False) -> dict[str, Path]:
-    """Train (or reuse) OUT/<type> for every model type; returns type -> folder."""
+def make_tiny_checkpoints(root: str | Path, iters: int = 30) -> dict[str, Path]:
+    """Train (or reuse) OUT/<type> for every built-in model type; returns type -> folder."""
     import torch
 
     # Tiny matrices gain nothing from a second thread, and on a busy 2-core machine threads that
@@ -48,12 +64,12 @@ def make_tiny_checkpoints(root: str | Path, iters: int = 30, full_size: bool = F
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _make(Path(root), iters, full_size)
+        return _make(Path(root), iters)
     finally:
         torch.set_num_threads(threads)
 
 
-def _make(root: Path, iters: int, full_size: bool) -> dict[str, Path]:
+def _make(root: Path, iters: int) -> dict[str, Path]:
     """Train what is missing under root."""
     root.mkdir(parents=True, exist_ok=True)
     corpus = root / "play.txt"
@@ -65,8 +81,7 @@ def _make(root: Path, iters: int, full_size: bool) -> dict[str, Path]:
         if not (folder / "samples.json").is_file():  # samples.json is written last: its presence means done
             cfg = TrainConfig(data=str(corpus), max_iters=iters, eval_every=max(1, iters // 3), log_every=2,
                               batch_size=8, seq_len=32, warmup_iters=2)
-            tiny = {} if full_size else dict(hidden_size=32, num_layers=1, embed_size=16, dropout=0.0)
-            config = new_model_config(model_type, vocab, **tiny)
+            config = new_model_config(model_type, vocab, hidden_size=32, num_layers=1, embed_size=16, dropout=0.0)
             train(folder, cfg, config, progress_bar=False)
             write_samples(folder)
         folders[model_type] = folder
@@ -80,37 +95,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def served(folders: dict[str, Path]):
+    """The app's Served records for folders (type -> checkpoint folder)."""
+    from rnnlm.playground import load_folder
+
+    return [load_folder(name, folder, f"test folder {folder}") for name, folder in folders.items()]
+
+
 @contextlib.contextmanager
-def serve_app(folders: dict[str, Path]):
-    """Import app.py with RNNLM_RNN/LSTM/GRU pointing at folders, serve it on a free port, yield (app, url)."""
-    env = {f"RNNLM_{name.upper()}": str(folder) for name, folder in folders.items()}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
+def serve_app(models):
+    """Build the app for these Served models, serve it on a free port, yield (demo, url)."""
+    import app
+
+    demo = app.build_demo(models)
+    _, url, _ = app.launch(demo, prevent_thread_lock=True, server_port=free_port(), quiet=True)
     try:
-        app = sys.modules.get("app")
-        # the models are read when app.py is imported: import it again if it was made with other folders
-        if app is None or any(str(app.MODELS[n].folder) != str(f) for n, f in folders.items()):
-            app = importlib.reload(app) if app is not None else importlib.import_module("app")
-        _, url, _ = app.launch(prevent_thread_lock=True, server_port=free_port(), quiet=True)
-        try:
-            yield app, url
-        finally:
-            app.demo.close()
+        yield demo, url
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        demo.close()
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("out", help="folder to write rnn/, lstm/ and gru/ into")
     p.add_argument("--iters", type=int, default=30, help="training steps per model")
-    p.add_argument("--full-size", action="store_true", help="the bundled models' sizes instead of 32 units")
     args = p.parse_args()
-    for model_type, folder in make_tiny_checkpoints(args.out, args.iters, args.full_size).items():
+    for model_type, folder in make_tiny_checkpoints(args.out, args.iters).items():
         print(f"{model_type}: {folder}")
     return 0
 
