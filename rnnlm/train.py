@@ -248,10 +248,10 @@ class Run:
                         mean = self.log_train()
                         bar.set_postfix(loss=f"{mean:.3f}", chars_s=f"{prog.chars / max(prog.seconds, 1e-9):,.0f}")
                     bar.update(1)
+                    self.timelapse()  # before the save below, so that resume/ counts this step's samples
                     if prog.step % cfg.eval_every == 0:
                         val = self.evaluate_and_save()
                         bar.set_postfix(val=f"{val:.3f}", best=f"{prog.best_val:.3f}")
-                    self.timelapse()
                     if flag.stop or (stop_at_step is not None and prog.step >= stop_at_step):
                         break
         finally:
@@ -294,6 +294,7 @@ def train(
             raise ValueError("a new run needs cfg and model_config")
         if text is None:
             text = read_text(cfg.data)
+        model_config = ModelConfig.from_dict(model_config.to_dict())  # the run's own copy: it records metrics
         if not model_config.vocab:
             model_config.vocab = "".join(sorted(set(text)))
         out.mkdir(parents=True, exist_ok=True)

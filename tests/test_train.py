@@ -113,3 +113,42 @@ def test_exploding_lr_is_caught(corpus, tmp_path):
 def test_resume_without_a_saved_run_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing to resume"):
         train(tmp_path, resume=True, progress_bar=False)
+
+
+def test_a_run_killed_at_any_file_operation_samples_and_resumes_exactly(corpus, tmp_path, monkeypatch, capsys):
+    """kill -9 between any two file operations of the best-model save or of resume/: the folder samples, and
+    --resume (or a fresh start, when no resume point was written yet) ends bit-identical."""
+    from rnnlm import cli
+    from tests.test_checkpoint import Crash, crash_before
+
+    cfg = TrainConfig(data=str(corpus), max_iters=6, eval_every=3, log_every=1, batch_size=4, seq_len=16,
+                      warmup_iters=1, seed=3)
+    mc = new_model_config("rnn", "", hidden_size=8, num_layers=1)
+    with monkeypatch.context() as m:
+        ops = crash_before(m, 0)
+        train(tmp_path / "whole", cfg, mc, progress_bar=False)
+    whole = store.load(tmp_path / "whole" / "resume").tensors()
+
+    def rows(out, kind):
+        return [(r["step"], r[kind]) for r in map(json.loads, (out / "log.jsonl").read_text().splitlines()) if kind in r]
+
+    for k in range(1, ops["n"] + 1):
+        out = tmp_path / f"k{k}"
+        with monkeypatch.context() as m:
+            crash_before(m, k)
+            with pytest.raises(Crash):
+                train(out, cfg, mc, progress_bar=False)
+        if (out / "model.safetensors").is_file():
+            assert cli.main(["sample", str(out), "--length", "5", "--seed", "1"]) == 0, f"crash before operation {k}"
+        if checkpoint.read_folder_unit(out / "resume", "progress.json") is not None:
+            train(out, resume=True, progress_bar=False)
+        else:
+            train(out, cfg, mc, progress_bar=False)
+        again = store.load(out / "resume").tensors()
+        for name in whole:
+            np.testing.assert_array_equal(again[name], whole[name], err_msg=f"crash before operation {k}: {name}")
+        assert rows(out, "train_loss") == rows(tmp_path / "whole", "train_loss")
+        lapse = [json.loads(l)["fraction"] for l in (out / "timelapse.jsonl").read_text().splitlines()]
+        assert lapse == list(MILESTONES), f"crash before operation {k}"
+        assert not list(out.glob("*.tmp")) and not list(out.glob("resume.*"))
+    capsys.readouterr()

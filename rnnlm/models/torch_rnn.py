@@ -90,9 +90,12 @@ class TorchRNN(nn.Module):
 
 
 class TorchTrainer:
-    """AdamW, global-norm clipping, cross-entropy; one train_step per (B, T) window."""
+    """AdamW, global-norm clipping, cross-entropy; one train_step per (B, T) window.
 
-    def __init__(self, model: TorchRNN, cfg: TrainConfig):
+    Works for any nn.Module with forward_logits(ids (B, T), state tuple) -> (logits (B, T, V), state tuple).
+    """
+
+    def __init__(self, model: nn.Module, cfg: TrainConfig):
         if cfg.optimizer != "adam":
             raise ValueError(f"--optimizer: the torch models train with adam, not {cfg.optimizer!r}")
         self.model, self.cfg = model, cfg
@@ -100,7 +103,7 @@ class TorchTrainer:
         self.opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     def train_step(self, x: np.ndarray, y: np.ndarray, state: tuple, lr: float):
-        model, dev = self.model, self.model.device
+        model, dev = self.model, next(self.model.parameters()).device
         model.train()
         for g in self.opt.param_groups:
             g["lr"] = lr
