@@ -55,6 +55,37 @@ def write_samples(folder: Path) -> None:
     (folder / "samples.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
 
 
+SAMPLES = {"prompt": "BRUTUS:", "seed": 7, "length": 12,
+           "samples": {t: f" sample at {t}" for t in ("0.2", "0.5", "0.8", "1.0", "1.2")}}
+
+
+def tiny(model_type: str, seed: int = 3, **kw):
+    """A very small untrained model of model_type."""
+    from rnnlm.models import build_model
+
+    return build_model(tiny_config(model_type, hidden_size=8, num_layers=1, embed_size=4, **kw), seed=seed)
+
+
+def trained_folder(folder: Path, model_type: str = "rnn", seed: int = 3) -> Path:
+    """A folder laid out like a finished run: the checkpoint, its records, and resume/ (never pushed)."""
+    import math
+
+    from rnnlm import store
+
+    model = tiny(model_type, seed)
+    model.config.training = dict(data="/somewhere/tinyshakespeare.txt", seq_len=16, batch_size=4, lr=0.002,
+                                 max_iters=8, minutes=0.0, seed=1, val_fraction=0.1)
+    model.config.metrics = dict(val_nats_per_char=1.5, val_bits_per_char=1.5 / math.log(2), step=8, chars_seen=512,
+                                train_seconds=2.5, hardware="a test CPU")
+    folder.mkdir(parents=True)
+    (folder / "samples.json").write_text(json.dumps(SAMPLES))
+    (folder / "log.jsonl").write_text('{"step": 8, "val_loss": 1.5}\n')
+    (folder / "timelapse.jsonl").write_text('{"step": 8, "text": "To be"}\n')
+    store.save(model, folder)
+    store.save(model, folder / "resume")
+    return folder
+
+
 def make_tiny_checkpoints(root: str | Path, iters: int = 30) -> dict[str, Path]:
     """Train (or reuse) OUT/<type> for every built-in model type; returns type -> folder."""
     import torch

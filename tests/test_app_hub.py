@@ -14,16 +14,11 @@ from rnnlm import playground as pg
 from huggingface_hub import constants
 
 from rnnlm.hub import push
-from rnnlm.models import build_model
 from tests.hubserver import fake_hub_env, set_hf_offline
-from tests.support import MODEL_TYPES, tiny_config
+from tests.support import MODEL_TYPES, tiny
 
 REPO = "fake-user/lstm"
 IDS = np.array([[3, 1, 4, 1, 5, 9, 2, 6]])
-
-
-def tiny(model_type: str, seed: int = 3):
-    return build_model(tiny_config(model_type, hidden_size=8, num_layers=1, embed_size=4), seed=seed)
 
 
 def logits(model) -> np.ndarray:

@@ -4,46 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import shlex
 from pathlib import Path
 
 import numpy as np
 import pytest
-from huggingface_hub import ModelCard
 
-from rnnlm import checkpoint, cli, store
+from rnnlm import cli, store
 from rnnlm.checkpoint import CheckpointError
-from rnnlm.config import TrainConfig
 from rnnlm.hub import FOLDER_FILES, HubError, HubUnreachableError, load_model, pull, push
 from rnnlm.models import build_model
-from tests.support import TEXT, tiny_config
+from tests.support import TEXT, tiny_config, trained_folder
 from tests.hubserver import set_hf_offline
 
 REPO = "fake-user/tiny"
 IDS = np.array([[3, 1, 4, 1, 5, 9, 2, 6]])
-SAMPLES = {"prompt": "BRUTUS:", "seed": 7, "length": 12,
-           "samples": {t: f" sample at {t}" for t in ("0.2", "0.5", "0.8", "1.0", "1.2")}}
-
-
-def tiny(model_type: str, seed: int = 3, **kw):
-    return build_model(tiny_config(model_type, hidden_size=8, num_layers=1, embed_size=4, **kw), seed=seed)
-
-
-def trained_folder(folder: Path, model_type: str = "rnn", seed: int = 3) -> Path:
-    """A folder laid out like a finished run: the checkpoint, its records, and resume/ (never pushed)."""
-    model = tiny(model_type, seed)
-    model.config.training = dict(data="/somewhere/tinyshakespeare.txt", seq_len=16, batch_size=4, lr=0.002,
-                                 max_iters=8, minutes=0.0, seed=1, val_fraction=0.1)
-    model.config.metrics = dict(val_nats_per_char=1.5, val_bits_per_char=1.5 / math.log(2), step=8, chars_seen=512,
-                                train_seconds=2.5, hardware="a test CPU")
-    folder.mkdir(parents=True)
-    (folder / "samples.json").write_text(json.dumps(SAMPLES))
-    (folder / "log.jsonl").write_text('{"step": 8, "val_loss": 1.5}\n')
-    (folder / "timelapse.jsonl").write_text('{"step": 8, "text": "To be"}\n')
-    store.save(model, folder)
-    store.save(model, folder / "resume")
-    return folder
 
 
 def logits(model) -> np.ndarray:
@@ -55,36 +29,6 @@ def files_in(folder: Path) -> dict[str, bytes]:
 
 
 # --- the format -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("model_type", ["rnn", "lstm"])
-def test_card_carries_hub_metadata_and_the_run(model_type, tmp_path):
-    folder = trained_folder(tmp_path / "run", model_type)
-    card = ModelCard.load(folder / "README.md")
-    assert card.data.library_name == "rnnlm" and card.data.license == "mit"
-    assert {"character-level", "language-model", model_type} <= set(card.data.tags)
-    assert card.data.datasets == ["tinyshakespeare"]
-    figures = {r.metric_type: r.metric_value for r in card.data.eval_results}
-    assert figures == pytest.approx({"nats_per_char": 1.5, "bits_per_char": 1.5 / math.log(2)}, abs=1e-4)
-    text = card.text
-    assert "a test CPU" in text and "BRUTUS: sample at 0.8" in text and "log.jsonl" in text
-    assert "python -m rnnlm train --model " + model_type in text and "first 90%" in text
-    assert ("pytorch" in text.lower()) == (model_type != "rnn")  # the mixin's default text names PyTorch
-    command = next(line for line in text.splitlines() if line.startswith("python -m rnnlm train"))
-    args = cli.build_parser().parse_args(shlex.split(command)[3:])  # the command the card gives is a valid one
-    recorded = checkpoint.read_config(folder).training
-    assert {k: getattr(args, k) for k in recorded if k in TrainConfig.__dataclass_fields__ and k not in
-            ("data", "val_fraction")} == {k: v for k, v in recorded.items() if k not in ("data", "val_fraction")}
-
-
-def test_card_of_an_untrained_model_renders(tmp_path):
-    store.save(tiny("gru"), tmp_path / "m")
-    card = ModelCard.load(tmp_path / "m" / "README.md")
-    assert card.data.library_name == "rnnlm" and card.data.eval_results is None
-    assert "Not evaluated yet" in card.text
-
-
-# --- push and pull --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("model_type", ["rnn", "lstm", "gru"])

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnlm import checkpoint, store
+from rnnlm import store
 from rnnlm.config import TrainConfig
 from rnnlm.models import MODELS, build_model, runner, spec_for
-from tests.support import TEXT, tiny_config
+from tests.support import tiny_config
 
 
 @pytest.mark.parametrize("batch", [1, 3])
@@ -134,8 +134,3 @@ def test_every_spec_describes_its_model_from_the_config(model_type):
     sentence = spec.describe(config)
     assert str(config.hidden_size) in sentence and str(config.vocab_size) in sentence
     assert spec.label and spec.framework in ("numpy", "pytorch") and spec.defaults["hidden_size"] > 0
-
-
-def test_vocab_is_sorted_and_inside_the_checkpoint(tiny_model, tmp_path):
-    store.save(tiny_model, tmp_path / "m")
-    assert checkpoint.read_config(tmp_path / "m").vocab == "".join(sorted(set(TEXT)))

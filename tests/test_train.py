@@ -9,7 +9,7 @@ import pytest
 
 from rnnlm import checkpoint, store
 from rnnlm.config import TrainConfig
-from rnnlm.data import Batches, batchify, split
+from rnnlm.data import split
 from rnnlm.train import MILESTONES, TrainingDiverged, evaluate, lr_at, new_model_config, train
 from tests.support import TEXT
 
@@ -19,22 +19,6 @@ def tiny_run(model_type, corpus, **kw):
                       warmup_iters=3, lr=3e-3, seed=7, **kw)
     mc = new_model_config(model_type, "".join(sorted(set(TEXT))), hidden_size=16, num_layers=2, embed_size=8, dropout=0.2)
     return cfg, mc
-
-
-def test_split_is_contiguous_90_10():
-    train_text, val_text = split("abcdefghij" * 10)
-    assert len(train_text) == 90 and train_text + val_text == "abcdefghij" * 10
-
-
-def test_batches_are_parallel_streams_continuing_window_to_window():
-    ids = np.arange(100)
-    assert batchify(ids, 4).tolist()[1][:3] == [25, 26, 27]
-    b = Batches(ids, batch_size=4, seq_len=5)
-    x1, y1, new1 = b.next()
-    x2, _, new2 = b.next()
-    assert new1 and not new2
-    np.testing.assert_array_equal(y1, x1 + 1)  # targets are the next characters
-    np.testing.assert_array_equal(x2[:, 0], x1[:, -1] + 1)  # each row continues its stream
 
 
 def test_lr_schedule_warms_up_then_decays_to_the_floor():
