@@ -142,7 +142,7 @@ def render_card(model, folder: str | Path | None = None) -> str:
         partial=_partial_scores(metrics),
         command=metrics.get("command") or _train_command(config),
         minutes=training.get("minutes"),
-        samples=_read_samples(Path(folder) / SAMPLES_NAME) if folder is not None else None,
+        samples=_samples_for_card(Path(folder) / SAMPLES_NAME) if folder is not None else None,
     )
     return str(card).rstrip("\n") + "\n"
 
@@ -233,19 +233,30 @@ def _train_command(config: ModelConfig) -> str:
     return shlex.join(args)
 
 
-def _read_samples(path: Path) -> dict | None:
-    """samples.json for the template, or None when absent or not in the expected shape.
+def read_samples(path: Path) -> dict:
+    """samples.json as {"prompt", "seed", "length", "samples": {temperature: text}}; {} when missing or malformed.
 
-    A card is written on every save during training; a malformed side file must not stop that.
+    A card is written on every save during training, and the gallery reads the file at the app's start: a
+    malformed side file must stop neither.
     """
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        prompt = doc["prompt"]
-        texts = [(str(t), prompt + text) for t, text in doc["samples"].items()]  # as `rnnlm sample` prints them
-        return dict(prompt=f"`{json.dumps(prompt)}`", prompt_arg=_shell_quote(prompt), seed=doc["seed"],
-                    length=doc["length"], texts=[(t, text, _fence(text)) for t, text in texts])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(doc, dict) or not isinstance(doc.get("samples"), dict) or not isinstance(doc.get("prompt", ""), str):
+        return {}
+    return doc
+
+
+def _samples_for_card(path: Path) -> dict | None:
+    """The card template's view of samples.json, or None."""
+    doc = read_samples(path)
+    if not doc or "seed" not in doc:
         return None
+    prompt = doc.get("prompt", "")
+    texts = [(str(t), prompt + str(text)) for t, text in doc["samples"].items()]  # as `rnnlm sample` prints them
+    return dict(prompt=f"`{json.dumps(prompt)}`", prompt_arg=_shell_quote(prompt), seed=doc["seed"],
+                length=doc.get("length", "?"), texts=[(t, text, _fence(text)) for t, text in texts])
 
 
 def _shell_quote(text: str) -> str:

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from .config import TrainConfig
 from .models import MODELS
+from .sample import SampleSettings
+
+SAMPLING = SampleSettings()  # the library's defaults are the command line's
 
 
 def _train(args) -> int:
@@ -175,10 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="generate text from a checkpoint")
     s.add_argument("checkpoint", help="checkpoint folder, or Hub repo id owner/name[@revision]")
     s.add_argument("--prompt", default="", help="text the model continues; it warms up the state (default: a newline)")
-    s.add_argument("--length", type=int, default=300, help="characters to generate")
-    s.add_argument("--temperature", type=float, default=0.8, help="0 = greedy; lower is safer, higher is wilder")
-    s.add_argument("--top-k", type=int, default=0, help="sample only among the k likeliest characters (0 = off)")
-    s.add_argument("--top-p", type=float, default=1.0, help="sample only from the smallest set holding this much probability")
+    s.add_argument("--length", type=int, default=SAMPLING.length, help="characters to generate")
+    s.add_argument("--temperature", type=float, default=SAMPLING.temperature,
+                   help="0 = greedy; lower is safer, higher is wilder")
+    s.add_argument("--top-k", type=int, default=SAMPLING.top_k, help="sample only among the k likeliest characters (0 = off)")
+    s.add_argument("--top-p", type=float, default=SAMPLING.top_p,
+                   help="sample only from the smallest set holding this much probability")
     s.add_argument("--seed", type=int, default=None, help="same seed, same text (default: random)")
     s.set_defaults(fn=_sample)
 

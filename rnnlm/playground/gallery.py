@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..card import read_samples
 from ..models import MODELS
 from .loading import Served
 
@@ -34,17 +35,6 @@ def read_jsonl(path: Path) -> list[dict]:
             if isinstance(row, dict):
                 rows.append(row)
     return rows
-
-
-def read_samples(path: Path) -> dict:
-    """samples.json as {"prompt", "seed", "samples": {temperature: text}}; empty when missing or malformed."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
-    if not isinstance(doc, dict) or not isinstance(doc.get("samples"), dict):
-        return {}
-    return doc
 
 
 def strip_front_matter(card: str) -> str:
