@@ -130,7 +130,8 @@ def test_unicode_positions_are_string_indices():
     index = Index(train)
     gen = "zz日本語のテキスト 😀 emoziz"
     length, start, position = index.longest_copied(gen)
-    assert gen[start : start + length] == "日本語のテキスト 😀 emo" and train[position : position + length] == gen[start : start + length]
+    assert gen[start : start + length] == "日本語のテキスト 😀 emo"
+    assert train[position : position + length] == gen[start : start + length]
     assert index.contains("𝔘𝔫𝔦 and \x00 nul") and index.contains("\ud800 lone") and not index.contains("😀😀")
     assert index.copied_spans("café — 日本", min_len=4) == [(0, 9)]
     assert index.matching_statistics(gen)[0].tolist() == brute_matching_statistics(train, gen)

@@ -25,14 +25,13 @@ Storage (what tensors() returns, every array plain integers, so a model is a saf
                       count in c(h.), and their discounted mass moves to gamma(h), so nothing leaks
     count_of_counts   (N, 4) n1..n4 per order, taken before pruning; the discounts derive from them
 
-Pruning (prune=k) drops n-grams of count 1 at orders k and above, and then every context with nothing
-left to say that no longer context needs on its way. A dropped context backs off with weight 1, exactly
-as a kept context whose entries were all pruned would.
+Pruning (prune=k) drops the n-grams of count 1 at orders k and above, then every context left without
+entries that no longer kept context ends with. A dropped context backs off with weight 1, as a kept one
+whose entries were all pruned would (gamma = pruned / pruned).
 """
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,7 +67,8 @@ def discounts(count_of_counts: np.ndarray) -> np.ndarray:
 
 
 def ngram_config(vocab: Vocab | str, order: int, prune: int = 0) -> ModelConfig:
-    """A ModelConfig for an n-gram of this order over vocab (a Vocab or its sorted characters)."""
+    """A ModelConfig for an n-gram of this order over vocab (a Vocab or its sorted characters); options
+    hold the order, which the model reads, and prune, a record of how its counts were cut."""
     chars = vocab.chars if isinstance(vocab, Vocab) else str(vocab)
     config = ModelConfig(vocab=chars, options={"order": int(order), "prune": int(prune)})
     # Set after construction: "ngram" joins MODEL_TYPES when the model registry takes this class in.
@@ -108,17 +108,22 @@ class NGramCounts:
         prev = np.zeros(T + 1, dtype=np.int64)  # id of the empty string at each position 0..T
         for n in range(1, max_order + 1):
             m = max(T - n + 1, 0)  # n-grams in the sequence
-            # The n-gram at i as (id of its first n-1 tokens, last token): the order-n table's entries.
-            keys, first, raw = np.unique(prev[:m] * V + ids[n - 1 : n - 1 + m], return_index=True,
-                                         return_counts=True)
-            # The same strings as (id of their last n-1 tokens, first token): context{n}'s keys and ids.
-            strings, ids_n = np.unique(prev[1 : m + 1] * V + ids[:m], return_inverse=True)
+            # The n-grams at 0..m-1 as (id of their last n-1 tokens, first token): context{n}'s keys, each
+            # position's id among them, and how often each occurs.
+            strings, ids_n, raw = np.unique(prev[1 : m + 1] * V + ids[:m], return_inverse=True, return_counts=True)
+            # The same n-grams as (id of their first n-1 tokens, last token), sorted: the order-n entries.
+            where = np.empty(len(strings), dtype=np.int64)
+            where[ids_n] = np.arange(m)  # a position of each
+            keys = prev[where] * V + ids[where + n - 1]
+            where = np.argsort(keys)  # now: the context{n} id of each entry
+            keys = keys[where]
             if n > 1:  # order n-1's continuation counts: distinct left extensions of each (n-1)-gram
-                rows, tokens, raw_1, where = self.entries[-1]
+                rows, tokens, raw_1, at = self.entries[-1]
                 left = np.bincount(strings // V, minlength=len(self.contexts[-1]))
-                self.entries[-1] = (rows, tokens, raw_1, left[where].astype(np.int32))
-            self.entries.append(((keys // V).astype(np.int32), (keys % V).astype(np.int32), raw.astype(np.int32),
-                                 ids_n[first]))  # the last slot becomes continuation counts next round
+                self.entries[-1] = (rows, tokens, raw_1, left[at].astype(np.int32))
+            # The last slot becomes the continuation counts next round.
+            self.entries.append(((keys // V).astype(np.int32), (keys % V).astype(np.int32),
+                                 raw[where].astype(np.int32), where))
             self.contexts.append(strings)
             prev = ids_n.astype(np.int64)
         rows, tokens, raw, _ = self.entries[-1]
@@ -379,7 +384,8 @@ class NGramLM:
     def _check_state(self, state: np.ndarray, batch_size: int) -> np.ndarray:
         state = np.asarray(state)
         if state.shape != (batch_size, self.order - 1) or (state.size and state.dtype.kind not in "iu"):
-            raise ValueError(f"state must be ({batch_size}, {self.order - 1}) token ids, got {state.shape} {state.dtype}")
+            raise ValueError(f"state must be ({batch_size}, {self.order - 1}) token ids, "
+                             f"got {state.shape} {state.dtype}")
         if state.size and (state.min() < NO_TOKEN or state.max() >= self.config.vocab_size):
             raise ValueError(f"state holds ids outside {NO_TOKEN}..{self.config.vocab_size - 1}")
         return state.astype(np.int64)
@@ -452,8 +458,3 @@ def choose_order(train_ids, val_ids, max_order: int = 12, vocab_size: int | None
         model.load_tensors(counts.tensors(order, prune))
         curve[order] = float(-model.token_logprobs(val_ids).mean())
     return min(curve, key=curve.get), curve
-
-
-def bits(nats: float) -> float:
-    """Nats to bits."""
-    return nats / math.log(2)
