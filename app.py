@@ -14,6 +14,8 @@ import time
 import gradio as gr
 
 from rnnlm import playground as pg
+from rnnlm.models import MODELS
+from rnnlm.playground.copies import copies_html, copy_report, recall_note, training_index
 from rnnlm.playground.inputs import DEFAULTS, MAX_GENERATE, MAX_TEMPERATURE, MAX_TOP_K
 
 DEFAULT_PROMPT = "JULIET:\nO Romeo, Romeo! wherefore art thou"
@@ -76,10 +78,14 @@ class View:
     def __init__(self, models: list[pg.Served]):
         self.models = list(models)
         self.available = [m for m in self.models if m.available]
+        # baselines (the n-gram) score beside the networks; Compare adds them only when asked
+        self.baselines = [m for m in self.models if m.name in MODELS and MODELS[m.name].baseline]
+        self.networks = [m for m in self.models if m not in self.baselines]
         self.gallery = pg.Gallery.read(self.models)
         self.lapse_steps = [f"{f:.0%}" for f in self.gallery.lapse_fractions()]
         # the best model by recorded validation loss is what a first visit should show
-        ranked = sorted(self.available, key=lambda m: m.metrics.get("val_nats_per_char", float("inf")))
+        ranked = sorted([m for m in self.available if m in self.networks],
+                        key=lambda m: m.metrics.get("val_nats_per_char", float("inf")))
         self.default_model = (ranked or self.models)[0].name if self.models else None
         self.vocab_size = self.available[0].model.config.vocab_size if self.available else 65
 
@@ -93,31 +99,61 @@ class View:
                 return m
         raise fail(f"unknown model {str(name)[:40]!r}; choose one of: {', '.join(m.name for m in self.models)}")
 
-    def generate(self, model=None, prompt=None, length=None, temperature=None, top_k=None, top_p=None, seed=None):
-        """Stream one model's text: (prompt + continuation, stats, notes)."""
+    def generate(self, model=None, prompt=None, length=None, temperature=None, top_k=None, top_p=None, seed=None,
+                 show_copied=False):
+        """Stream one model's text: (prompt + continuation, stats, notes, copied-from-training view)."""
         m = self.pick_model(model)
         req = checked(prompt, length, temperature, top_k, top_p, seed)
         pg.check_known(req.prompt, m.model.vocab, req.notes)
         notes = notes_markdown(req.notes)
+        c = None
         for c in pg.generate_stream(m, req.prompt, req.settings):
-            yield req.prompt + c.text, f"{pg.column_stats(c)}  \n{req.summary()}", notes
+            yield req.prompt + c.text, f"{pg.column_stats(c)}  \n{req.summary()}", notes, ""
+        if c is not None and show_copied is True:
+            yield req.prompt + c.text, f"{pg.column_stats(c)}  \n{req.summary()}", notes, self.copies([(m, c.text)])
 
-    def compare(self, prompt=None, length=None, temperature=None, top_k=None, top_p=None, seed=None):
-        """Stream every model's text side by side from one random stream: N texts, N stats lines, notes."""
-        if not self.available:
+    def copies(self, texts: list[tuple[pg.Served, str]]) -> str:
+        """Each generated text with the stretches it shares with its model's training text marked."""
+        parts = []
+        for m, text in texts:
+            index = training_index(m.model.config)
+            if index is None:
+                name = m.model.config.training.get("data") or "its training text"
+                parts.append(f"<p><b>{m.label}</b>: {name} is not on this machine (set RNNLM_DATA_DIR to the folder "
+                             "that holds it, or run <code>python -m rnnlm download</code>), so copies cannot be "
+                             "checked.</p>")
+            else:
+                parts.append(copies_html(m.label, text, copy_report(index, text)))
+        return "".join(parts)
+
+    def compare(self, prompt=None, length=None, temperature=None, top_k=None, top_p=None, seed=None,
+                with_baseline=False, show_copied=False):
+        """Stream the models' texts side by side from one random stream: N texts, N stats lines, notes, copies.
+
+        The networks always; the baselines (the n-gram) when with_baseline is true.
+        """
+        chosen = [m for m in self.available if with_baseline is True or m not in self.baselines]
+        if not chosen:
             raise fail(NO_MODEL)
         req = checked(prompt, length, temperature, top_k, top_p, seed)
-        for m in self.available:
+        for m in chosen:
             pg.check_known(req.prompt, m.model.vocab, req.notes)
         notes = notes_markdown(dedupe(req.notes)) + f"\n\nUsed: {req.summary()}"
-        for columns in pg.compare_stream(self.available, req.prompt, req.settings):
-            by_name = {c.loaded.name: c for c in columns}
-            texts, stats = [], []
-            for m in self.models:
-                c = by_name.get(m.name)
-                texts.append(req.prompt + c.text if c else "")
-                stats.append(f"{pg.model_facts(m)}  \n{pg.column_stats(c)}" if c else m.error)
-            yield *texts, *stats, notes
+        columns = []
+        for columns in pg.compare_stream(chosen, req.prompt, req.settings):
+            yield *self._compare_outputs(columns, req), notes, ""
+        if columns and show_copied is True:
+            yield *self._compare_outputs(columns, req), notes, self.copies([(c.loaded, c.text) for c in columns])
+
+    def _compare_outputs(self, columns, req) -> list[str]:
+        """The texts and the stats lines of every model's column (empty for a model not compared)."""
+        by_name = {c.loaded.name: c for c in columns}
+        texts, stats = [], []
+        for m in self.models:
+            c = by_name.get(m.name)
+            texts.append(req.prompt + c.text if c else "")
+            stats.append(f"{pg.model_facts(m)}  \n{pg.column_stats(c)}" if c else (m.error or "not compared"))
+        return texts + stats
 
     def score(self, text=None):
         """Score text with every model: (table, heat map, next-char top-10 per model, notes)."""
@@ -131,6 +167,9 @@ class View:
             results = pg.score_all(self.available, text)
         except (pg.InputError, ValueError) as e:
             raise fail(str(e)) from None
+        recall = recall_note(training_index(self.available[0].model.config), text)
+        if recall:
+            notes.append(pg.Note("warning", recall))
         tops = {m.name: pg.next_char_top(m, s) for m, s in results}
         labels = [tops.get(m.name) for m in self.models]
         return pg.score_rows(results), pg.heatmap_html(results), *labels, notes_markdown(dedupe(notes))
@@ -184,6 +223,12 @@ def sampling_controls(tab: str):
     return [length, temperature, top_k, top_p, seed]
 
 
+def copied_toggle(tab: str) -> gr.Checkbox:
+    """Whether to mark, under the result, what the text copies verbatim from the model's training text."""
+    return gr.Checkbox(False, label="mark text copied from the training text", elem_id=f"{tab}-copied",
+                       info="Highlights every stretch of 20+ characters found verbatim in what the model read.")
+
+
 def prompt_box(elem_id: str) -> gr.Textbox:
     """The prompt input, with the default Shakespearean prompt."""
     return gr.Textbox(DEFAULT_PROMPT, label="prompt", lines=4, max_length=pg.inputs.MAX_PROMPT, elem_id=elem_id,
@@ -209,19 +254,21 @@ def generate_tab(view: View) -> None:
                                  info="Which network continues your prompt.")
                 prompt = prompt_box("generate-prompt")
                 settings = sampling_controls("generate")
+                copied = copied_toggle("generate")
                 button = gr.Button("Generate", variant="primary", elem_id="generate-button")
             with gr.Column(scale=3):
                 text = gr.Textbox(label="prompt + continuation", lines=18, max_lines=30, interactive=False,
                                   buttons=["copy"])
                 stats = gr.Markdown(elem_classes="stats")
                 notes = gr.Markdown(elem_classes="notes")
+                copies = gr.HTML(elem_id="generate-copies")
         gr.Examples(EXAMPLES, [prompt, settings[1]], label="Try these prompts")
         gr.Markdown(
             "**Notice:** the text streams in as it is sampled, one character per step of the network, with "
             "one random number per character. Set a seed and generate twice: the same text. Lower the temperature "
             "to 0.2 and the model repeats its favourite words; raise it to 1.5 and it invents new ones."
         )
-    button.click(view.generate, [model, prompt, *settings], [text, stats, notes], api_name="generate",
+    button.click(view.generate, [model, prompt, *settings, copied], [text, stats, notes, copies], api_name="generate",
                  preprocess=False, show_progress="minimal", **MODELS_RUN)
 
 
@@ -236,14 +283,21 @@ def compare_tab(view: View) -> None:
                 gr.Examples(EXAMPLES, [prompt], label="Try these prompts")
             with gr.Column(scale=2):
                 settings = sampling_controls("compare")
+                baseline = gr.Checkbox(False, label="add the n-gram baseline as a column", elem_id="compare-baseline",
+                                       visible=bool(view.baselines),
+                                       info="A count-based model: how much do the networks beat counting?")
+                copied = copied_toggle("compare")
         with gr.Row(equal_height=True):
-            texts, stats = [], []
+            texts, stats, baseline_columns = [], [], []
             for m in view.models:
-                with gr.Column():
+                with gr.Column(visible=m not in view.baselines) as column:
+                    if m in view.baselines:
+                        baseline_columns.append(column)
                     texts.append(gr.Textbox(label=m.label, lines=16, max_lines=16, interactive=False,
                                             elem_id=f"compare-{m.name}", elem_classes="cmp-text"))
                     stats.append(gr.Markdown(pg.model_facts(m) if m.available else m.error, elem_classes="stats"))
         notes = gr.Markdown(elem_classes="notes")
+        copies = gr.HTML(elem_id="compare-copies")
         gr.Markdown(
             "**Notice:** the models draw the *same* random numbers (same seed, one draw per character), so where "
             "their texts differ, the models differ, not the luck. Look at the layout: the LSTM and GRU usually keep "
@@ -252,8 +306,11 @@ def compare_tab(view: View) -> None:
             "squeezes its whole memory through a tanh at every step, so it sooner forgets who is speaking and how "
             "long the line has run."
         )
-    button.click(view.compare, [prompt, *settings], [*texts, *stats, notes], api_name="compare",
-                 preprocess=False, show_progress="minimal", **MODELS_RUN)
+    button.click(view.compare, [prompt, *settings, baseline, copied], [*texts, *stats, notes, copies],
+                 api_name="compare", preprocess=False, show_progress="minimal", **MODELS_RUN)
+    if baseline_columns:
+        baseline.change(lambda on: [gr.Column(visible=on is True) for _ in baseline_columns], [baseline],
+                        baseline_columns, api_visibility="private", concurrency_limit=None, preprocess=False)
 
 
 def score_tab(view: View) -> None:
@@ -299,6 +356,10 @@ def gallery_tab(view: View) -> None:
         with gr.Row():
             gr.LinePlot(curves, x="chars (millions)", y="val nats/char", color="model", label="against characters seen")
             gr.LinePlot(curves, x="minutes", y="val nats/char", color="model", label="against training time")
+        gr.Markdown("**How much does memory help?** A count-based n-gram model predicts from the last N-1 "
+                    "characters only. Its validation loss by order N, against the networks' (flat lines): "
+                    + g.memory_caption())
+        gr.LinePlot(g.memory_plot(), x="order", y="val nats/char", color="model", label="n-gram by order vs the networks")
         gr.Markdown(
             "**Watch it learn.** The same prompt and seed, sampled at points of each training run: first random "
             "characters, then spaces and common letters, then words, then names, colons and verse lines."
@@ -358,6 +419,8 @@ CSS = pg.heatmap_css() + """
 .sample-grid th, .sample-grid td { border: 1px solid var(--border-color-primary); padding: .4em; vertical-align: top; }
 .sample-grid pre { white-space: pre-wrap; margin: 0; font-size: .85em; }
 .sample-grid caption { caption-side: top; text-align: left; padding: .4em 0; opacity: .8; }
+.copies pre { white-space: pre-wrap; font-family: ui-monospace, SFMono-Regular, monospace; }
+.copies mark { background: #ffd54f; color: #1a1a1a; }
 """
 
 

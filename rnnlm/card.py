@@ -40,19 +40,21 @@ Made with `rnnlm`, which trains, samples and scores it.
 | size | value |
 | --- | --- |
 | vocabulary | {{ vocab_size }} characters, stored in `config.json` |
-| layers | {{ num_layers }} |
+{% if counted %}| stored counts | {{ parameters }} |
+{% else %}| layers | {{ num_layers }} |
 | units per layer | {{ hidden_size }} |
 | parameters | {{ parameters }} |
-
+{% endif %}
 ## Training
 
 {% if training %}| setting | value |
 | --- | --- |
 {% for name, value in training %}| `{{ name }}` | {{ value }} |
 {% endfor %}
-The hidden state is carried from one window to the next and detached (truncated backpropagation through
+{% if counted %}The model was counted from the training split in one pass: no training steps.
+{% else %}The hidden state is carried from one window to the next and detached (truncated backpropagation through
 time); the learning rate warms up linearly, then follows a cosine decay; gradients are clipped by global norm.
-{% else %}No training settings recorded: these weights did not come from `python -m rnnlm train`.
+{% endif %}{% else %}No training settings recorded: these weights did not come from `python -m rnnlm train`.
 {% endif %}
 ## Data and split
 
@@ -134,13 +136,14 @@ def render_card(model, folder: str | Path | None = None) -> str:
         hidden_size=config.hidden_size,
         parameters=f"{model.num_params():,}",
         training=_training_rows(training),
+        counted=spec.fit is not None,
         data=data,
         dataset_hint=_dataset_hint(data),
         train_pct=f"{(1 - val_fraction) * 100:g}%",
         val_pct=f"{val_fraction * 100:g}%",
         results=_result_rows(metrics),
         partial=_partial_scores(metrics),
-        command=metrics.get("command") or _train_command(config),
+        command=metrics.get("command") or _train_command(config, spec.fit is None),
         minutes=training.get("minutes"),
         samples=_samples_for_card(Path(folder) / SAMPLES_NAME) if folder is not None else None,
     )
@@ -195,9 +198,15 @@ def _result_rows(metrics: dict) -> list[tuple[str, str]]:
         rows.append(("training time", f"{seconds:.1f} s" if seconds < 60 else f"{seconds:,.0f} s ({seconds / 60:.1f} min)"))
     rows.append(("hardware", metrics.get("hardware") or "not recorded"))
     shown = {"val_nats_per_char", "val_bits_per_char", "step", "chars_seen", "train_seconds", "hardware", "command"}
-    rows += [(f"`{k}`", f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in metrics.items()
-             if k not in shown and not PARTIAL_SCORE.fullmatch(k)]
+    rows += [(f"`{k}`", _figure(v)) for k, v in metrics.items() if k not in shown and not PARTIAL_SCORE.fullmatch(k)]
     return rows
+
+
+def _figure(value) -> str:
+    """A recorded figure for a table cell: floats to 4 places, a {key: value} mapping as 'key: value' pairs."""
+    if isinstance(value, dict):
+        return " · ".join(f"{k}: {_figure(v)}" for k, v in value.items())
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
 def _partial_scores(metrics: dict) -> list[str]:
@@ -216,13 +225,16 @@ def _dataset_hint(data: str) -> str:
     return f"`python -m rnnlm download {name} --out data` fetches it" if name in CORPORA else ""
 
 
-def _train_command(config: ModelConfig) -> str:
+def _train_command(config: ModelConfig, stepped: bool = True) -> str:
     """`python -m rnnlm train ...` with every recorded setting spelled out, or "" when none were recorded."""
     training = config.training
     if not training:
         return ""
-    model_flags = dict(model=config.model_type, hidden_size=config.hidden_size, num_layers=config.num_layers,
-                       embed_size=config.embed_size, dropout=config.dropout)
+    model_flags = dict(model=config.model_type)
+    if stepped:
+        model_flags |= dict(hidden_size=config.hidden_size, num_layers=config.num_layers,
+                            embed_size=config.embed_size, dropout=config.dropout)
+    model_flags |= {k: v for k, v in config.options.items() if k in ("order", "prune")}
     data = f"data/{Path(training['data']).name}" if training.get("data") else "TEXT_FILE"
     train_flags = {f.name: training[f.name] for f in fields(TrainConfig)
                    if f.name in training and f.name not in NOT_FLAGS and f.name != "data"}

@@ -136,7 +136,7 @@ def non_finite(tensors: dict[str, np.ndarray]) -> list[str]:
 # --- a model's folder ------------------------------------------------------------------------------
 
 
-def _config_text(config: ModelConfig) -> str:
+def config_text(config: ModelConfig) -> str:
     """config.json: the ModelConfig as a flat dict, keys in field order, characters unescaped."""
     return json.dumps(config.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
@@ -150,11 +150,11 @@ def save(folder: str | os.PathLike, config: ModelConfig, tensors: dict[str, np.n
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     repair(folder)
-    text = _config_text(config)
+    text = config_text(config)
     sha = _sha(text)
     waiting = folder / f"{CONFIG_NAME}.{sha}{TMP_SUFFIX}"
     _write_new(waiting, text.encode("utf-8"))  # complete before the weights that name it go in
-    arrays = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()}
+    arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}  # as the model gives them: float32 or counts
     write_atomic(folder / WEIGHTS_NAME, safetensors_bytes(arrays, metadata={"format": "np", "config_sha256": sha}))
     _replace(waiting, folder / CONFIG_NAME)
     if card is not None:
@@ -213,11 +213,12 @@ def read_config(folder: str | os.PathLike) -> ModelConfig:
         raise CheckpointError(f"{folder / CONFIG_NAME}: {e}") from None
 
 
-def read_weights(folder: str | os.PathLike) -> dict[str, np.ndarray]:
-    """The named float arrays of folder/model.safetensors."""
+def read_weights(folder: str | os.PathLike, integers: bool = False) -> dict[str, np.ndarray]:
+    """The named arrays of folder/model.safetensors: floating point, or integer counts where integers=True."""
     path = Path(folder) / WEIGHTS_NAME
     tensors = load_tensors(path)
-    check_weights(path, tensors)
+    if not integers:
+        check_weights(path, tensors)
     return tensors
 
 

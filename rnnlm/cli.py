@@ -33,7 +33,8 @@ def _train(args) -> int:
             fields["max_iters"] = None  # a time budget alone: run until the minutes are up
         cfg = TrainConfig(**fields)
         model_config = new_model_config(args.model, "", hidden_size=args.hidden_size, num_layers=args.num_layers,
-                                        embed_size=args.embed_size, dropout=args.dropout)
+                                        embed_size=args.embed_size, dropout=args.dropout,
+                                        options=_options(args, MODELS[args.model].defaults.get("options")))
         summary = _run(lambda: train(args.out, cfg, model_config, progress_bar=not args.no_progress))
     if summary is None:
         return 1
@@ -43,6 +44,18 @@ def _train(args) -> int:
         f"best val {summary['best_val']:.4f} nats/char at step {summary['best_step']}; saved in {summary['out']}"
     )
     return 0
+
+
+def _options(args, defaults: dict | None) -> dict | None:
+    """A model type's own settings (--order, --prune) over its defaults; an error for a type without them."""
+    given = {k: getattr(args, k) for k in ("order", "prune") if getattr(args, k, None) is not None}
+    if given and (defaults is None or not set(given) <= set(defaults)):
+        flags = ", ".join(f"--{k}" for k in given)
+        raise ValueError(f"{flags} applies to n-gram models only (--model ngram), not {args.model}")
+    for name, value in given.items():
+        if value < 0 or (name == "order" and value > 20):
+            raise ValueError(f"--{name} must be from 0 to {20 if name == 'order' else 'any'}; got {value}")
+    return {**defaults, **given} if defaults is not None else None
 
 
 def _run(fn):
@@ -62,6 +75,7 @@ def _sample(args) -> int:
     if args.seed is not None and not 0 <= args.seed < 2**32:
         raise ValueError(f"--seed must be from 0 to {2**32 - 1}, got {args.seed}")
     model = load_model(args.checkpoint, inference=True)  # the LSTM and GRU run in numpy: no torch to import
+    index = _training_index(model, args.data) if args.show_copied else None
     s = stream(model, args.prompt, length=args.length, temperature=args.temperature,
                top_k=args.top_k, top_p=args.top_p, seed=args.seed)
     if s.skipped:
@@ -70,11 +84,42 @@ def _sample(args) -> int:
         print(f"note: skipped prompt characters not in the vocabulary: {describe_chars(s.skipped)}", file=sys.stderr)
     out = sys.stdout
     out.write(args.prompt)
-    for ch in s:
-        out.write(ch)
-        out.flush()
-    out.write("\n")
+    if index is None:
+        for ch in s:
+            out.write(ch)
+            out.flush()
+        out.write("\n")
+        return 0
+    text = "".join(s)
+    spans = index.copied_spans(text, COPY_WINDOW)
+    mark = ("\x1b[7m", "\x1b[0m") if out.isatty() else ("[[", "]]")  # reverse video on a terminal
+    last = 0
+    for start, end in spans:
+        out.write(text[last:start] + mark[0] + text[start:end] + mark[1])
+        last = end
+    out.write(text[last:] + "\n")
+    out.flush()
+    length, _, _ = index.longest_copied(text)
+    print(f"copied from the training text: longest {length} characters; "
+          f"{index.copied_fraction(text, COPY_WINDOW):.1%} of the {COPY_WINDOW}-character windows; "
+          f"{len(spans)} stretch(es) of {COPY_WINDOW}+ characters marked {mark[0]}...{mark[1]}", file=sys.stderr)
     return 0
+
+
+COPY_WINDOW = 20  # characters: a verbatim run this long counts as copied
+
+
+def _training_index(model, data: str | None):
+    """The memorization index of the model's training split: --data, else the corpus its config names."""
+    from .data import find_corpus, read_text, split
+    from .memorize import Index
+
+    path = Path(data) if data else find_corpus(str(model.config.training.get("data", "")))
+    if path is None:
+        raise ValueError("--show-copied needs the training text: give --data FILE (the model names "
+                         f"{model.config.training.get('data') or 'none'})")
+    train_text, _ = split(read_text(path), float(model.config.training.get("val_fraction", 0.1)))
+    return Index(train_text)
 
 
 def _score(args) -> int:
@@ -172,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--weight-decay", type=float, help="decoupled weight decay (default 0)")
     t.add_argument("--optimizer", choices=("adam", "adagrad"), help="adam (all models) or adagrad (rnn only)")
     t.add_argument("--seed", type=int, help="seed for weights, dropout and everything random (default 1337)")
+    t.add_argument("--order", type=int, help="ngram: predict from the last ORDER - 1 tokens (default 0: the best "
+                   "order from 1 to 12 on the validation split)")
+    t.add_argument("--prune", type=int, help="ngram: drop n-grams seen once from this order up (default 6; 0 = none)")
     t.add_argument("--no-progress", action="store_true", default=None, help="no progress bar")
     t.set_defaults(fn=_train)
 
@@ -185,6 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--top-p", type=float, default=SAMPLING.top_p,
                    help="sample only from the smallest set holding this much probability")
     s.add_argument("--seed", type=int, default=None, help="same seed, same text (default: random)")
+    s.add_argument("--show-copied", action="store_true",
+                   help="mark the stretches of 20+ characters found verbatim in the training text, and say how much")
+    s.add_argument("--data", help="the training text for --show-copied (default: the file the model's config names, "
+                   "looked for in data/, $RNNLM_DATA_DIR and ../shared/data)")
     s.set_defaults(fn=_sample)
 
     c = sub.add_parser("score", help="how well a checkpoint predicts a text (nats/char, bits/char, perplexity)")

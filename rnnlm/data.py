@@ -49,6 +49,20 @@ def read_text(path: str | os.PathLike) -> str:
     return text
 
 
+def find_corpus(recorded: str) -> Path | None:
+    """The training text a checkpoint names (config.training["data"]) on this machine, or None.
+
+    Looked for as recorded, then by its file name in $RNNLM_DATA_DIR, ./data (where `python -m rnnlm
+    download` puts it) and ../shared/data beside the repository.
+    """
+    if not recorded:
+        return None
+    name = Path(recorded).name
+    places = [Path(recorded), Path(os.environ.get("RNNLM_DATA_DIR", "data")) / name, Path("data") / name,
+              Path(__file__).resolve().parents[2] / "shared" / "data" / name]
+    return next((p for p in places if p.is_file()), None)
+
+
 def split(text: str, val_fraction: float = 0.1) -> tuple[str, str]:
     """First (1 - val_fraction) of the characters train, the rest validate (contiguous)."""
     n = int(len(text) * (1 - val_fraction))

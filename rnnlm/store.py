@@ -44,7 +44,7 @@ def load(folder: str | os.PathLike, inference: bool = False):
         raise CheckpointError(f"{folder}: a {spec.label} needs {e.name or 'a missing package'} to "
                               f"{'run' if inference else 'train'} ({e})") from None
     path = folder / WEIGHTS_NAME
-    tensors = checkpoint.read_weights(folder)
+    tensors = checkpoint.read_weights(folder, integers=spec.integer_weights)
     if hasattr(cls, "shapes_for"):
         checkpoint.check_shapes(path, cls.shapes_for(config), tensors)
     bad = checkpoint.non_finite(tensors)

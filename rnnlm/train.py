@@ -282,6 +282,8 @@ def train(
     would (for tests of exact resume). Returns a summary: steps, chars, seconds, best and final val nats/char.
     """
     out = Path(out)
+    if not resume and model_config is not None and spec_for(model_config.model_type).fit is not None:
+        return fit(out, cfg, model_config, text)
     if resume:
         checkpoint.repair(out)
         checkpoint.repair_folder_unit(out / RESUME, PROGRESS)
@@ -314,3 +316,34 @@ def train(
     interrupted = run.loop(progress_bar, stop_at_step)
     return dict(steps=prog.step, chars=prog.chars, seconds=prog.seconds, final_val=run.val,
                 best_val=prog.best_val, best_step=prog.best_step, interrupted=interrupted, out=str(out))
+
+
+def fit(out: str | Path, cfg: TrainConfig, model_config: ModelConfig, text: str | None = None) -> dict:
+    """A model type that learns by counting (ModelSpec.fit): one pass over the training split, then the same
+    files a stepped run leaves (best checkpoint and card, a val_loss row, a time-lapse sample)."""
+    out = Path(out)
+    text = read_text(cfg.data) if text is None else text
+    config = ModelConfig.from_dict(model_config.to_dict())
+    config.vocab = config.vocab or "".join(sorted(set(text)))
+    vocab = make_vocab(config)
+    train_text, val_text = split(text, cfg.val_fraction)
+    train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text)
+    if len(val_ids) < 2:
+        raise ValueError(f"{cfg.data}: the validation split is empty; the corpus is too short")
+    start = time.perf_counter()
+    model, extra = spec_for(config.model_type).fitter()(config, train_ids, val_ids)
+    val = evaluate(model, val_ids, cfg.eval_streams)
+    seconds = time.perf_counter() - start
+    model.config.training = {"data": cfg.data, "val_fraction": cfg.val_fraction, "eval_streams": cfg.eval_streams}
+    model.config.metrics = dict(val_nats_per_char=val, val_bits_per_char=val / math.log(2), step=0,
+                                chars_seen=len(train_ids), train_seconds=round(seconds, 1), **extra)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint.repair(out)
+    for stale in ("log.jsonl", "timelapse.jsonl"):
+        (out / stale).unlink(missing_ok=True)
+    store.save(model, out)
+    append_jsonl(out / "log.jsonl", dict(step=0, chars=len(train_ids), seconds=round(seconds, 2), val_loss=val))
+    append_jsonl(out / "timelapse.jsonl", dict(fraction=1.0, step=0, chars=len(train_ids), seconds=round(seconds, 1),
+                                               prompt=TIMELAPSE["prompt"], text=generate(model, **TIMELAPSE)))
+    return dict(steps=0, chars=len(train_ids), seconds=seconds, final_val=val, best_val=val, best_step=0,
+                interrupted=False, out=str(out))

@@ -32,9 +32,10 @@ def client(folders):
 
 
 def generate(client, prompt=PROMPT, model="lstm", **changes):
+    """(text, stats, notes) of /generate; the copies view is left out."""
     s = OK | changes
     return client.predict(model, prompt, s["length"], s["temperature"], s["top_k"], s["top_p"], s["seed"],
-                          api_name="/generate")
+                          api_name="/generate")[:3]
 
 
 def compare(client, prompt=PROMPT, **changes):

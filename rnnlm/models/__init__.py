@@ -21,11 +21,16 @@ class ModelSpec:
     name: str  # the model_type in config.json and --model: "lstm"
     label: str  # what a person reads: "LSTM"
     framework: str  # what trains it: "numpy" or "pytorch" (a card tag)
-    architecture: str  # one sentence for cards and the Models tab; .format(**config fields, vocab_size=V)
+    architecture: object  # one sentence for cards and the Models tab: a str to .format(**config fields,
+    # vocab_size=V), or a function of the config
     train_class: object  # builds, trains and evaluates batches: cls(config, seed=0)
     run_class: object  # runs one stream (sampling, scoring, the app): cls(config), then load_tensors
     defaults: dict = field(default_factory=dict)  # ModelConfig and TrainConfig fields for `train --model NAME`
     runs_in: str = ""  # where run_class runs, in words, when it is not the training class
+    fit: object = None  # for a type that learns by counting, not by steps: fit(config, train_ids, val_ids)
+    # -> (model, extra metrics); "module:function" or the function
+    integer_weights: bool = False  # its tensors are counts (integers), not float weights
+    baseline: bool = False  # a reference for the networks: Score shows it, Compare adds it only when asked
 
     def trainer_type(self) -> type:
         return _resolve(self.train_class)
@@ -33,12 +38,17 @@ class ModelSpec:
     def runner_type(self) -> type:
         return _resolve(self.run_class)
 
+    def fitter(self):
+        return _resolve(self.fit) if self.fit is not None else None
+
     def describe(self, config: ModelConfig) -> str:
         """The architecture sentence filled from a config."""
+        if callable(self.architecture):
+            return self.architecture(config)
         return self.architecture.format(**config.to_dict() | {"vocab_size": config.vocab_size})
 
 
-def _resolve(cls) -> type:
+def _resolve(cls):
     if isinstance(cls, str):
         module, _, name = cls.partition(":")
         return getattr(importlib.import_module(module), name)
@@ -105,4 +115,15 @@ register(ModelSpec(
     train_class="rnnlm.models.torch_rnn:TorchRNN", run_class="rnnlm.models.numpy_cells:CellLM",
     defaults=dict(hidden_size=512, num_layers=2, dropout=0.25, seq_len=128, batch_size=64, lr=2e-3),
     runs_in="run one stream at a time in numpy on the same weights (rnnlm/models/numpy_cells.py)",
+))
+register(ModelSpec(
+    name="ngram", label="n-gram baseline", framework="numpy",
+    architecture=lambda c: (
+        f"An n-gram model of order {c.options.get('order')} over {c.vocab_size} tokens: it predicts each token from "
+        f"the {c.options.get('order', 1) - 1} before it, with interpolated modified Kneser-Ney smoothing; counts, no "
+        "training steps" + (f"; n-grams seen once are dropped from order {c.options['prune']} up to fit in 12 MB."
+                            if c.options.get("prune") else ".")),
+    train_class="rnnlm.models.ngram:NGramLM", run_class="rnnlm.models.ngram:NGramLM",
+    defaults=dict(options={"order": 0, "prune": 6}),
+    fit="rnnlm.models.ngram:fit_for_training", integer_weights=True, baseline=True,
 ))

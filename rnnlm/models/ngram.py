@@ -70,10 +70,7 @@ def ngram_config(vocab: Vocab | str, order: int, prune: int = 0) -> ModelConfig:
     """A ModelConfig for an n-gram of this order over vocab (a Vocab or its sorted characters); options
     hold the order, which the model reads, and prune, a record of how its counts were cut."""
     chars = vocab.chars if isinstance(vocab, Vocab) else str(vocab)
-    config = ModelConfig(vocab=chars, options={"order": int(order), "prune": int(prune)})
-    # Set after construction: "ngram" joins MODEL_TYPES when the model registry takes this class in.
-    config.model_type = "ngram"
-    return config
+    return ModelConfig(model_type="ngram", vocab=chars, options={"order": int(order), "prune": int(prune)})
 
 
 def _compact(a: np.ndarray) -> np.ndarray:
@@ -458,3 +455,19 @@ def choose_order(train_ids, val_ids, max_order: int = 12, vocab_size: int | None
         model.load_tensors(counts.tensors(order, prune))
         curve[order] = float(-model.token_logprobs(val_ids).mean())
     return min(curve, key=curve.get), curve
+
+
+MAX_MB = 12.0  # a bundled model's size limit
+
+
+def fit_for_training(config: ModelConfig, train_ids, val_ids, max_order: int = 12) -> tuple[NGramLM, dict]:
+    """What `python -m rnnlm train --model ngram` runs: the order in options (0: the best on the validation
+    split up to max_order), counted with options["prune"], pruned further if the file would pass MAX_MB.
+    Returns the model and the figures for its card: validation nats/token of every order tried."""
+    order, prune = int(config.options.get("order") or 0), int(config.options.get("prune") or 0)
+    curve = {}
+    if order == 0:
+        order, curve = choose_order(train_ids, val_ids, max_order, config.vocab_size, prune)
+    model = fit(config, train_ids, order, prune, max_mb=MAX_MB)
+    extra = {"val_nats_per_char_by_order": {str(k): round(v, 4) for k, v in curve.items()}} if curve else {}
+    return model, extra

@@ -90,6 +90,56 @@ class Gallery:
 
         return pd.DataFrame(self.curve_rows(), columns=["model", "chars (millions)", "minutes", "val nats/char"])
 
+    # --- how much does memory help? -------------------------------------------------------
+
+    def memory_curve(self) -> dict[int, float]:
+        """Validation nats/char of the n-gram baseline at each order it was measured at ({} without one)."""
+        for m in self.models:
+            by_order = m.metrics.get("val_nats_per_char_by_order") if m.available else None
+            if isinstance(by_order, dict):
+                return {int(k): float(v) for k, v in by_order.items()}
+        return {}
+
+    def memory_rows(self) -> list[dict]:
+        """The n-gram's curve over orders, and each network's validation loss as a flat line across them."""
+        curve = self.memory_curve()
+        if not curve:
+            return []
+        rows = [{"model": "n-gram (by order)", "order": k, "val nats/char": v} for k, v in sorted(curve.items())]
+        for m in self.models:
+            val = m.metrics.get("val_nats_per_char") if m.available else None
+            if val is not None and "val_nats_per_char_by_order" not in m.metrics:
+                rows += [{"model": m.label, "order": k, "val nats/char": float(val)} for k in (min(curve), max(curve))]
+        return rows
+
+    def memory_caption(self) -> str:
+        """Which order comes closest to each network, and by how much the network still wins, from the numbers."""
+        curve = self.memory_curve()
+        if not curve:
+            return "No n-gram baseline with figures by order is loaded."
+        best = min(curve, key=curve.get)
+        lines = [f"The n-gram is best at order {best} ({curve[best]:.3f} nats/char); longer contexts get rarer in the "
+                 "training text, so past that the counts thin out and the curve flattens or turns up."]
+        for m in self.models:
+            val = m.metrics.get("val_nats_per_char") if m.available else None
+            if val is None or "val_nats_per_char_by_order" in m.metrics:
+                continue
+            closest = min(curve, key=lambda k: abs(curve[k] - val))
+            if val < curve[best]:
+                verdict = (f"beats the best n-gram by {curve[best] - val:.3f} nats/char; the n-gram comes closest to "
+                           f"it at order {closest}")
+            else:
+                verdict = (f"loses to the best n-gram by {val - curve[best]:.3f} nats/char; an order-{closest} "
+                           f"n-gram ({curve[closest]:.3f}) is about as good")
+            lines.append(f"{m.label} ({float(val):.3f}) {verdict}.")
+        return " ".join(lines)
+
+    def memory_plot(self):
+        """memory_rows as a pandas DataFrame (what gr.LinePlot takes)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.memory_rows(), columns=["model", "order", "val nats/char"])
+
     # --- time-lapse -----------------------------------------------------------------------
 
     def lapse_fractions(self) -> list[float]:
