@@ -2,7 +2,7 @@
 
     python checkpoints/build.py --data ../shared/data/tinyshakespeare.txt              # all four
     python checkpoints/build.py --data ../shared/data/tinyshakespeare.txt --only rnn   # one
-    python checkpoints/build.py --data ../shared/data/tinyshakespeare.txt --novelty-only   # refresh novelty figures
+    python checkpoints/build.py --data ../shared/data/tinyshakespeare.txt --refresh-only   # figures, no training
 
 Each model trains with the `python -m rnnlm train` command in RECIPES, into --runs/<name>/; a run
 that was stopped is continued with --resume, so the script can be run again until done. Then
@@ -25,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from rnnlm import checkpoint, generate, score, store  # noqa: E402
+from rnnlm import checkpoint, generate, runner, score, store  # noqa: E402
 from rnnlm.card import render_card  # noqa: E402
 from rnnlm.data import read_text, split  # noqa: E402
 from rnnlm.memorize import Index  # noqa: E402
@@ -48,6 +48,25 @@ SAMPLE_PROMPT, SAMPLE_SEED, SAMPLE_LENGTH = "ROMEO:", 7, 400
 MAX_LOG_ROWS = 400  # train-loss rows kept in the bundled log; every validation row is kept
 VAL_PROBE = 5000  # characters of the validation split scored for the card (tests re-measure it)
 NOVELTY = dict(temperatures=(0.8, 1.0), samples=20, length=500, window=20)  # the cards' novelty figures
+
+
+MAX_BYTES = 12 * 10**6  # a bundled model's weights file; one that would be larger is stored as float16
+
+
+def small_storage(model, val_text: str) -> tuple[str | None, dict]:
+    """("float16", its figure for the card) when float32 weights pass MAX_BYTES, else (None, {}).
+
+    The figure is the change in validation loss (the whole split) that rounding to float16 makes."""
+    if sum(t.nbytes for t in model.tensors().values()) <= MAX_BYTES:
+        return None, {}
+    import numpy as np
+
+    run = runner(model)
+    before = score(run, val_text).nats_per_char
+    run.load_tensors({k: v.astype(np.float16).astype(np.float32) for k, v in run.tensors().items()})
+    change = score(run, val_text).nats_per_char - before
+    return "float16", {"weights_stored_as": f"float16, which changes validation loss by {change:+.1e} nats/char "
+                                            "against the float32 weights (loading gives float32 again)"}
 
 
 def novelty(model, train_text: str) -> dict[str, float]:
@@ -105,6 +124,8 @@ def bundle(name: str, data: str, runs: Path, dest: Path) -> None:
         training_time_note=TIME_NOTE,
         **novelty(model, split(read_text(data), model.config.training.get("val_fraction", 0.1))[0]),
     )
+    dtype, figures = small_storage(model, val_text)
+    model.config.metrics |= figures
     if name in HISTORY:
         model.config.metrics["history"] = HISTORY[name]
     dest.mkdir(parents=True, exist_ok=True)
@@ -115,7 +136,23 @@ def bundle(name: str, data: str, runs: Path, dest: Path) -> None:
     rows = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines() if l]
     (dest / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in thin(rows)))
     (dest / "timelapse.jsonl").write_text((run / "timelapse.jsonl").read_text())
-    store.save(model, dest)  # config.json, model.safetensors and the card, which reads samples.json
+    store.save(model, dest, dtype=dtype)  # config.json, model.safetensors and the card, which reads samples.json
+
+
+def refresh(name: str, data: str) -> None:
+    """Recompute a bundled folder's novelty figures and storage; the weights change only if stored smaller."""
+    model = store.load(HERE / name)
+    train_text, val_text = split(read_text(data), model.config.training.get("val_fraction", 0.1))
+    model.config.metrics |= novelty(model, train_text)
+    dtype, figures = small_storage(model, val_text)
+    model.config.metrics |= figures
+    if dtype:
+        store.save(model, HERE / name, dtype=dtype)
+    else:  # config.json and the card only: the weights stay byte for byte as they were
+        checkpoint.write_atomic(HERE / name / checkpoint.CONFIG_NAME, checkpoint.config_text(model.config))
+        checkpoint.write_atomic(HERE / name / checkpoint.CARD_NAME, render_card(model, HERE / name))
+    shown = {k: v for k, v in model.config.metrics.items() if k.startswith(("novelty", "weights"))}
+    print(f"{name}: {shown}")
 
 
 def main() -> None:
@@ -124,19 +161,14 @@ def main() -> None:
     p.add_argument("--runs", default="runs/bundled", help="where the training runs go")
     p.add_argument("--only", choices=sorted(RECIPES), action="append", help="build only this model (repeatable)")
     p.add_argument("--skip-train", action="store_true", help="only rebuild the folders from finished runs")
-    p.add_argument("--novelty-only", action="store_true",
-                   help="only (re)compute the novelty figures of the bundled folders and rewrite their cards")
+    p.add_argument("--refresh-only", action="store_true",
+                   help="only recompute the bundled folders' novelty figures (and float16 storage where a weights "
+                        "file passes 12 MB) and rewrite their configs and cards, without training")
     args = p.parse_args()
     runs = Path(args.runs)
-    if args.novelty_only:
+    if args.refresh_only:
         for name in args.only or list(RECIPES):
-            model = store.load(HERE / name)
-            train_text = split(read_text(args.data), model.config.training.get("val_fraction", 0.1))[0]
-            model.config.metrics |= novelty(model, train_text)
-            # config.json and the card only: the weights stay byte for byte as they were
-            checkpoint.write_atomic(HERE / name / checkpoint.CONFIG_NAME, checkpoint.config_text(model.config))
-            checkpoint.write_atomic(HERE / name / checkpoint.CARD_NAME, render_card(model, HERE / name))
-            print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in model.config.metrics.items() if k.startswith("novelty")))
+            refresh(name, args.data)
         return
     for name in args.only or list(RECIPES):
         if not args.skip_train:

@@ -145,8 +145,12 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def save(folder: str | os.PathLike, config: ModelConfig, tensors: dict[str, np.ndarray], card: str | None = None) -> Path:
-    """Write config.json, model.safetensors and (when given) README.md into folder, crash-safe (see above)."""
+def save(folder: str | os.PathLike, config: ModelConfig, tensors: dict[str, np.ndarray], card: str | None = None,
+         dtype: str | None = None) -> Path:
+    """Write config.json, model.safetensors and (when given) README.md into folder, crash-safe (see above).
+
+    dtype ("float16") stores float weights smaller; loading turns them back into float32.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     repair(folder)
@@ -154,7 +158,8 @@ def save(folder: str | os.PathLike, config: ModelConfig, tensors: dict[str, np.n
     sha = _sha(text)
     waiting = folder / f"{CONFIG_NAME}.{sha}{TMP_SUFFIX}"
     _write_new(waiting, text.encode("utf-8"))  # complete before the weights that name it go in
-    arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}  # as the model gives them: float32 or counts
+    arrays = {k: np.ascontiguousarray(v, dtype=dtype if dtype and v.dtype.kind == "f" else None)
+              for k, v in tensors.items()}  # as the model gives them (float32 or counts), unless dtype says
     write_atomic(folder / WEIGHTS_NAME, safetensors_bytes(arrays, metadata={"format": "np", "config_sha256": sha}))
     _replace(waiting, folder / CONFIG_NAME)
     if card is not None:

@@ -20,10 +20,11 @@ class CheckpointWarning(UserWarning):
     """A checkpoint loaded, but something in it deserves a look (weights that are not finite)."""
 
 
-def save(model, folder: str | os.PathLike, card: bool = True) -> Path:
-    """Write model's config.json, model.safetensors and (card=True) its README.md card into folder."""
+def save(model, folder: str | os.PathLike, card: bool = True, dtype: str | None = None) -> Path:
+    """Write model's config.json, model.safetensors and (card=True) its README.md card into folder; dtype
+    "float16" halves the weights file (loading gives float32 again)."""
     text = render_card(model, folder) if card else None
-    return checkpoint.save(folder, model.config, model.tensors(), card=text)
+    return checkpoint.save(folder, model.config, model.tensors(), card=text, dtype=dtype)
 
 
 def load(folder: str | os.PathLike, inference: bool = False):

@@ -180,3 +180,14 @@ def test_new_files_are_readable_by_others_under_the_usual_umask(saved):
         os.umask(old)
     for name in ("config.json", "model.safetensors", "README.md"):
         assert stat.S_IMODE((saved / name).stat().st_mode) == 0o644, name
+
+
+def test_float16_storage_halves_the_file_and_loads_as_float32(tiny_model, tmp_path):
+    full = store.save(tiny_model, tmp_path / "full")
+    half = store.save(tiny_model, tmp_path / "half", dtype="float16")
+    assert (half / "model.safetensors").stat().st_size < 0.6 * (full / "model.safetensors").stat().st_size
+    for inference in (False, True):
+        loaded = store.load(half, inference).tensors()
+        for name, array in tiny_model.tensors().items():
+            assert loaded[name].dtype == np.float32
+            np.testing.assert_allclose(loaded[name], array, rtol=1e-3, atol=1e-3)
