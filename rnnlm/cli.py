@@ -1,4 +1,4 @@
-"""Command line: python -m rnnlm train | sample | score | download | push | pull."""
+"""Command line: python -m rnnlm train | sample | score | download | push | pull | deploy-space."""
 from __future__ import annotations
 
 import argparse
@@ -187,6 +187,25 @@ def _pull(args) -> int:
     return 0
 
 
+def _deploy_space(args) -> int:
+    from .space import deploy, plan_space
+
+    plan = plan_space(args.repo, models=args.model, with_torch=args.with_torch, checkpoints=args.checkpoints)
+    for note in plan.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if not args.dry_run:
+        print(deploy(plan, private=args.private, token=args.token))
+        return 0
+    print(f"dry run: would upload to Space {plan.repo_id} in one commit "
+          f"({len(plan.files)} files, {sum(f.size for f in plan.files):,} bytes):")
+    for f in plan.files:
+        print(f"  {f.path}  ({f.size:,} bytes)")
+    print("and set the Space variables:" if plan.variables else "and set no Space variable")
+    for key, value in plan.variables.items():
+        print(f"  {key}={value}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m rnnlm", description="Character-level language models: train, sample, score.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -269,6 +288,24 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("source", metavar="ID[@REV]", help="Hub repo id owner/name, optionally @branch, @tag or @commit")
     g.add_argument("--out", required=True, help="folder to write config.json, model.safetensors, README.md, logs into")
     g.set_defaults(fn=_pull)
+
+    y = sub.add_parser("deploy-space", help="create or update a Hugging Face Space that runs the app",
+                       description="Upload app.py, the rnnlm package, checkpoints/ (each model's config, weights, card "
+                       "and records), README.md (its front matter configures the Space), LICENSE and a requirements.txt "
+                       "without torch, in one commit. The token comes from --token, else HF_TOKEN, else `hf auth login`.")
+    y.add_argument("--repo", required=True, help="Space id owner/name; created (Gradio SDK) if it does not exist")
+    y.add_argument("--private", action="store_true", help="create the Space private (an existing one keeps its setting)")
+    y.add_argument("--token", help="a Hub token with write access; prefer HF_TOKEN or `hf auth login` (a command "
+                   "line ends up in shell history)")
+    y.add_argument("--model", action="append", default=[], metavar="TYPE=SOURCE",
+                   help="serve model TYPE (" + ", ".join(MODELS) + ") from a Hub repo owner/name[@revision] (sets the "
+                   "Space variable RNNLM_<TYPE>) or from a local checkpoint folder (uploaded instead of the bundled "
+                   "one); repeatable")
+    y.add_argument("--checkpoints", metavar="DIR", help="folder holding <type>/ checkpoint folders (default: checkpoints/)")
+    y.add_argument("--with-torch", action="store_true", help="add torch (the pinned version, CPU-only wheels) to the "
+                   "Space's requirements, for features that train; the app itself runs without it")
+    y.add_argument("--dry-run", action="store_true", help="list the files (with sizes) and variables, send nothing")
+    y.set_defaults(fn=_deploy_space)
     return p
 
 
