@@ -72,7 +72,7 @@ def test_deploy_uploads_the_app_the_package_the_checkpoints_and_requirements_wit
     head = fake_hub.head(SPACE, repo_type="space")
     assert out.strip().endswith(f"/spaces/{SPACE}/commit/{head}")
     files = fake_hub.files(SPACE, repo_type="space")
-    checkpoints = [f"checkpoints/{t}/{name}" for t in ("gru", "lstm", "rnn") for name in RECORDS]
+    checkpoints = [f"checkpoints/{t}/{name}" for t in ("gru", "lstm", "ngram", "rnn") for name in RECORDS]
     assert sorted(files) == sorted([".gitattributes", "LICENSE", "README.md", "app.py", "requirements.txt",
                                     *checkpoints, *package_files()])
     assert "rnnlm/space.py" in files and "checkpoints/lstm/model.safetensors" in files
