@@ -174,7 +174,7 @@ def test_gallery_reads_curves_time_lapse_samples_and_cards(folders):
     models = pg.load_app_models(folders["rnn"].parent, {}, MODEL_TYPES)
     g = pg.Gallery.read(models)
     curves = g.curves()
-    assert set(curves["model"]) == {m.label for m in models} and curves["val nats/char"].gt(0).all()
+    assert set(curves["model"]) == {m.label for m in models} and curves["held-out bits/char"].gt(0).all()
     assert g.lapse_fractions() == [0.01, 0.05, 0.2, 0.5, 1.0]
     early, late = g.lapse_frame(0), g.lapse_frame(4)
     assert all("at 1% of training" in caption and text for caption, text in early)

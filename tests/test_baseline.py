@@ -104,5 +104,5 @@ def test_the_gallery_sets_the_networks_against_the_n_gram_by_order(four):
     assert {r["model"] for r in rows} == {"n-gram (by order)", "vanilla RNN", "LSTM", "GRU"}
     caption = g.memory_caption()
     best = min(curve, key=curve.get)
-    assert f"best at order {best} ({curve[best]:.3f}" in caption
+    assert f"best at order {best} ({curve[best] / math.log(2):.3f} bits/char" in caption
     assert all(label in caption for label in ("vanilla RNN (", "LSTM (", "GRU ("))

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..card import read_samples
+
+LN2 = math.log(2)
+BITS = "held-out bits/char"  # one unit on every plot: bits per character on the validation split
 from ..models import MODELS
 from .loading import Served
 
@@ -76,10 +80,10 @@ class Gallery:
     # --- loss curves ----------------------------------------------------------------------
 
     def curve_rows(self) -> list[dict]:
-        """Validation points of every model: model, million chars seen, minutes of training, val nats/char."""
+        """Validation points of every model: model, million chars seen, minutes of training, held-out bits/char."""
         return [
             {"model": m.label, "chars (millions)": r["chars"] / 1e6, "minutes": r["seconds"] / 60,
-             "val nats/char": r["val_loss"]}
+             BITS: r["val_loss"] / LN2}
             for m in self.models for r in self.logs.get(m.name, [])
             if {"val_loss", "chars", "seconds"} <= r.keys()
         ]
@@ -88,7 +92,7 @@ class Gallery:
         """curve_rows as a pandas DataFrame (what gr.LinePlot takes)."""
         import pandas as pd
 
-        return pd.DataFrame(self.curve_rows(), columns=["model", "chars (millions)", "minutes", "val nats/char"])
+        return pd.DataFrame(self.curve_rows(), columns=["model", "chars (millions)", "minutes", BITS])
 
     # --- how much does memory help? -------------------------------------------------------
 
@@ -105,11 +109,11 @@ class Gallery:
         curve = self.memory_curve()
         if not curve:
             return []
-        rows = [{"model": "n-gram (by order)", "order": k, "val nats/char": v} for k, v in sorted(curve.items())]
+        rows = [{"model": "n-gram (by order)", "order": k, BITS: v / LN2} for k, v in sorted(curve.items())]
         for m in self.models:
             val = m.metrics.get("val_nats_per_char") if m.available else None
             if val is not None and "val_nats_per_char_by_order" not in m.metrics:
-                rows += [{"model": m.label, "order": k, "val nats/char": float(val)} for k in (min(curve), max(curve))]
+                rows += [{"model": m.label, "order": k, BITS: float(val) / LN2} for k in (min(curve), max(curve))]
         return rows
 
     def memory_caption(self) -> str:
@@ -118,7 +122,7 @@ class Gallery:
         if not curve:
             return "No n-gram baseline with figures by order is loaded."
         best = min(curve, key=curve.get)
-        lines = [f"The n-gram is best at order {best} ({curve[best]:.3f} nats/char); longer contexts get rarer in the "
+        lines = [f"The n-gram is best at order {best} ({curve[best] / LN2:.3f} bits/char); longer contexts get rarer in the "
                  "training text, so past that the counts thin out and the curve flattens or turns up."]
         for m in self.models:
             val = m.metrics.get("val_nats_per_char") if m.available else None
@@ -126,19 +130,19 @@ class Gallery:
                 continue
             closest = min(curve, key=lambda k: abs(curve[k] - val))
             if val < curve[best]:
-                verdict = (f"beats the best n-gram by {curve[best] - val:.3f} nats/char; the n-gram comes closest to "
+                verdict = (f"beats the best n-gram by {(curve[best] - val) / LN2:.3f} bits/char; the n-gram comes closest to "
                            f"it at order {closest}")
             else:
-                verdict = (f"loses to the best n-gram by {val - curve[best]:.3f} nats/char; an order-{closest} "
-                           f"n-gram ({curve[closest]:.3f}) is about as good")
-            lines.append(f"{m.label} ({float(val):.3f}) {verdict}.")
+                verdict = (f"loses to the best n-gram by {(val - curve[best]) / LN2:.3f} bits/char; an order-{closest} "
+                           f"n-gram ({curve[closest] / LN2:.3f}) is about as good")
+            lines.append(f"{m.label} ({float(val) / LN2:.3f}) {verdict}.")
         return " ".join(lines)
 
     def memory_plot(self):
         """memory_rows as a pandas DataFrame (what gr.LinePlot takes)."""
         import pandas as pd
 
-        return pd.DataFrame(self.memory_rows(), columns=["model", "order", "val nats/char"])
+        return pd.DataFrame(self.memory_rows(), columns=["model", "order", BITS])
 
     # --- time-lapse -----------------------------------------------------------------------
 

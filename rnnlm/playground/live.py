@@ -9,6 +9,7 @@ from typing import Iterator
 
 import numpy as np
 
+from ..models import MODELS
 from ..sample import SampleSettings, Stream
 from ..score import Score, score
 from .loading import Served
@@ -97,19 +98,24 @@ def compare_stream(models: list[Served], prompt: str, settings: SampleSettings) 
 
 
 def column_stats(c: Column) -> str:
-    """'1,234 chars/s · 300 chars in 0.24 s' for one finished or growing column."""
-    return f"{c.chars_per_second:,.0f} chars/s · {len(c.pieces)} chars in {c.seconds:.2f} s"
+    """'300 chars in 0.24 s (1,234 chars/s on this server right now)' for one finished or growing column: the
+    speed is the machine's at this moment (it swings with load), not a property of the model."""
+    return (f"{len(c.pieces)} chars in {c.seconds:.2f} s ({c.chars_per_second:,.0f} chars/s on this server "
+            "right now)")
 
 
 def model_facts(m: Served) -> str:
-    """'3.3M parameters · val 2.07 bits/char' (what a column header says about its model)."""
+    """'3.3M parameters · 2.07 bits/char on held-out text · 31 min of training' (what a column says of its model)."""
     if not m.available:
         return "unavailable"
     n = m.model.num_params()
     size = f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.0f}K"
+    unit = "stored counts" if m.name in MODELS and MODELS[m.name].fit is not None else "parameters"
     bits = m.metrics.get("val_bits_per_char")
-    val = f"val {bits:.3f} bits/char" if bits is not None else "val bits/char not recorded"
-    return f"{size} parameters · {val}"
+    val = f"{bits:.3f} bits/char on held-out text" if bits is not None else "no held-out figure recorded"
+    seconds = m.metrics.get("train_seconds")
+    took = "" if seconds is None else f" · {seconds / 60:.0f} min of training" if seconds >= 60 else f" · {seconds:.0f} s to count"
+    return f"{size} {unit} · {val}{took}"
 
 
 # --- scoring --------------------------------------------------------------------------------
