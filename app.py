@@ -14,6 +14,7 @@ import time
 import gradio as gr
 
 from rnnlm import playground as pg
+from rnnlm.playground import guard
 from rnnlm.playground.inputs import DEFAULTS, MAX_GENERATE, MAX_TEMPERATURE, MAX_TOP_K
 
 DEFAULT_PROMPT = "JULIET:\nO Romeo, Romeo! wherefore art thou"
@@ -344,6 +345,7 @@ def build_demo(models: list[pg.Served]) -> gr.Blocks:
         if any(m.note for m in view.models):
             demo.load(view.warn_fallbacks, None, None, api_visibility="private", concurrency_limit=None)
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=2)  # the model endpoints share one slot (MODELS_RUN)
+    guard_queue(demo)
     demo.view = view  # for tests and benchmarks
     return demo
 
@@ -361,9 +363,18 @@ CSS = pg.heatmap_css() + """
 """
 
 
+# --- limits: what the server refuses before a handler runs (rnnlm.playground.guard) --------------------
+
+
+def guard_queue(blocks: gr.Blocks) -> None:
+    """Refuse calls missing inputs, and a visitor's model requests beyond MAX_WAITING_PER_SESSION waiting."""
+    guard.guard_queue(blocks._queue, MODELS_RUN["concurrency_id"])  # gradio has no public hook at its queue's door
+
+
 def launch(blocks: gr.Blocks | None = None, **kwargs):
-    """Serve a demo (the module's own by default) with the app's theme and styles (Gradio 6 takes them at launch)."""
-    return (blocks or demo).launch(theme=THEME, css=CSS, **kwargs)
+    """Serve a demo (the module's own by default) with the app's theme and styles (Gradio 6 takes them at launch),
+    request bodies capped and few sessions kept (guard.launch_options)."""
+    return (blocks or demo).launch(theme=THEME, css=CSS, **(guard.launch_options() | kwargs))
 
 
 demo = build_demo(pg.load_app_models())  # the Space serves this
