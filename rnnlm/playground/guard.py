@@ -4,7 +4,8 @@ requests beyond its share of the queue. Each refusal is a clear message, never a
     BodyLimit              ASGI middleware: a request body over MAX_REQUEST_BYTES gets 413 before it is parsed
     launch_options()       the launch settings that bound memory (the middleware, the session capacity)
     guard_queue(queue, id) refuse at the queue's door: calls missing inputs, and more than MAX_WAITING_PER_SESSION
-                           waiting requests of one session in concurrency group `id`
+                           waiting requests of one session in concurrency group `id`; visitors' waiting requests
+                           take turns instead of first come, first served
 
 Nothing here imports gradio: it wraps the objects gradio hands over (an ASGI app, the Blocks' queue).
 """
@@ -159,6 +160,19 @@ def guard_queue(queue, concurrency_id: str, max_waiting: int = MAX_WAITING_PER_S
             ok, event_id, state = await push(body=body, request=request, username=username)
             if ok and anonymous_call:
                 anonymous[event_id] = who
+            if ok:
+                take_turns(queue.event_queue_per_concurrency_id[concurrency_id].queue)
             return ok, event_id, state
+
+    def take_turns(events: list) -> None:
+        """Reorder the waiting events in place so visitors take turns: everyone's first waiting request before
+        anyone's second. A light user's one request then waits behind at most one of a flooder's."""
+        turn: dict[str, int] = {}
+        keyed = []
+        for i, e in enumerate(events):
+            who = anonymous.get(e._id, e.session_hash)
+            keyed.append((turn.get(who, 0), i, e))
+            turn[who] = turn.get(who, 0) + 1
+        events[:] = [e for *_, e in sorted(keyed, key=lambda k: k[:2])]
 
     queue.push = guarded_push
