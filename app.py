@@ -15,6 +15,7 @@ import gradio as gr
 
 from rnnlm import playground as pg
 from rnnlm.models import MODELS
+from rnnlm.playground import guard
 from rnnlm.playground.copies import copies_html, copy_report, recall_note, training_index
 from rnnlm.playground.inputs import DEFAULTS, MAX_GENERATE, MAX_TEMPERATURE, MAX_TOP_K
 
@@ -109,8 +110,7 @@ class View:
                 return m
         raise fail(f"unknown model {str(name)[:40]!r}; choose one of: {', '.join(m.name for m in self.models)}")
 
-    def generate(self, model=None, prompt=None, length=None, temperature=None, top_k=None, top_p=None, seed=None,
-                 show_copied=False):
+    def generate(self, model, prompt, length, temperature, top_k, top_p, seed, show_copied=False):
         """Stream one model's text: (prompt + continuation, stats, notes, copied-from-training view)."""
         m = self.pick_model(model)
         req = checked(prompt, length, temperature, top_k, top_p, seed)
@@ -136,8 +136,7 @@ class View:
                 parts.append(copies_html(m.label, text, copy_report(index, text)))
         return "".join(parts)
 
-    def compare(self, prompt=None, length=None, temperature=None, top_k=None, top_p=None, seed=None,
-                with_baseline=False, show_copied=False):
+    def compare(self, prompt, length, temperature, top_k, top_p, seed, with_baseline=False, show_copied=False):
         """Stream the models' texts side by side from one random stream: N texts, N stats lines, notes, copies.
 
         The networks always; the baselines (the n-gram) when with_baseline is true.
@@ -165,7 +164,7 @@ class View:
             stats.append(f"{pg.model_facts(m)}  \n{pg.column_stats(c)}" if c else (m.error or "not compared"))
         return texts + stats
 
-    def score(self, text=None):
+    def score(self, text):
         """Score text with every model: (table, heat map, next-char top-10 per model, notes)."""
         if not self.available:
             raise fail(NO_MODEL)
@@ -425,6 +424,7 @@ def build_demo(models: list[pg.Served]) -> gr.Blocks:
         if any(m.note for m in view.models):
             demo.load(view.warn_fallbacks, None, None, api_visibility="private", concurrency_limit=None)
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=2)  # the model endpoints share one slot (MODELS_RUN)
+    guard_queue(demo)
     demo.view = view  # for tests and benchmarks
     return demo
 
@@ -466,9 +466,18 @@ CSS = pg.heatmap_css() + """
 """
 
 
+# --- limits: what the server refuses before a handler runs (rnnlm.playground.guard) --------------------
+
+
+def guard_queue(blocks: gr.Blocks) -> None:
+    """Refuse calls missing inputs, and a visitor's model requests beyond MAX_WAITING_PER_SESSION waiting."""
+    guard.guard_queue(blocks._queue, MODELS_RUN["concurrency_id"])  # gradio has no public hook at its queue's door
+
+
 def launch(blocks: gr.Blocks | None = None, **kwargs):
-    """Serve a demo (the module's own by default) with the app's theme and styles (Gradio 6 takes them at launch)."""
-    return (blocks or demo).launch(theme=THEME, css=CSS, js=SHORTCUTS, **kwargs)
+    """Serve a demo (the module's own by default) with the app's theme, styles and keyboard shortcuts (Gradio 6
+    takes them at launch), request bodies capped and few sessions kept (guard.launch_options)."""
+    return (blocks or demo).launch(theme=THEME, css=CSS, js=SHORTCUTS, **(guard.launch_options() | kwargs))
 
 
 demo = build_demo(pg.load_app_models())  # the Space serves this

@@ -70,7 +70,7 @@ def _run(fn):
 
 def _sample(args) -> int:
     from . import load_model
-    from .sample import stream
+    from .sample import GREEDY_BELOW, stream
 
     if args.seed is not None and not 0 <= args.seed < 2**32:
         raise ValueError(f"--seed must be from 0 to {2**32 - 1}, got {args.seed}")
@@ -78,6 +78,9 @@ def _sample(args) -> int:
     index = _training_index(model, args.data) if args.show_copied else None
     s = stream(model, args.prompt, length=args.length, temperature=args.temperature,
                top_k=args.top_k, top_p=args.top_p, seed=args.seed)
+    if 0 < args.temperature < GREEDY_BELOW:
+        print(f"note: --temperature {args.temperature:g} is below {GREEDY_BELOW:g}; sampling greedily (always the "
+              "likeliest character), which is what so small a temperature means", file=sys.stderr)
     if s.skipped:
         from .vocab import describe_chars
 

@@ -21,7 +21,9 @@ so the client raises ``RepositoryNotFoundError``, ``RevisionNotFoundError``, ``E
 other than ``hub.token`` gets 401; writes and Space variables need it; a private repo is ``401 RepoNotFound``
 without it. Each commit is an immutable snapshot with a 40-hex sha: branches move, pinned shas keep their files.
 ``delays={"/resolve/": 30}`` holds each request whose path contains a key that many seconds (a slow or
-stalled Hub); ``stop()`` refuses new connections and drops held requests unanswered.
+stalled Hub); ``stop()`` refuses new connections and drops held requests unanswered. ``failures={"/api/": 500}``
+answers each request whose path contains a key with that status, and an error body and ``X-Error-Message``
+that echo the request's headers, ``Authorization`` included (a misbehaving proxy or server does that).
 
 Tests ask for the ``fake_hub`` fixture (this module is a plugin, see conftest.py), seed it with ``add_repo`` and
 read ``files``, ``head``, ``variables``, ``requests`` and ``tokens_sent()``; ``set_hf_offline`` turns the client
@@ -105,9 +107,10 @@ class FakeHub:
     """The in-memory Hub and its server (``start()``/``stop()``)."""
 
     def __init__(self, *, token: str = "hf_fake_test_token_0000000000000000", username: str = "fake-user",
-                 delays: Mapping[str, float] | None = None) -> None:
+                 delays: Mapping[str, float] | None = None, failures: Mapping[str, int] | None = None) -> None:
         self.token, self.username = token, username
         self.delays = dict(delays or {})  # path substring -> seconds to hold such a request before answering
+        self.failures = dict(failures or {})  # path substring -> status answered, echoing the request's headers
         self.records: list[tuple[str, str, str | None]] = []  # (method, path, bearer token or None)
         self._repos: dict[tuple[str, str], Repo] = {}
         self._lock = threading.RLock()
@@ -215,6 +218,10 @@ class _Handler(BaseHTTPRequestHandler):
         if delay and self.hub._stopped.wait(delay):
             return  # stopped while held: hang up without an answer
         try:
+            failure = next((status for part, status in self.hub.failures.items() if part in path), None)
+            if failure is not None:
+                echoed = "; ".join(f"{key}: {value}" for key, value in self.headers.items())
+                raise HubError(failure, f"Internal error while handling a request with headers {echoed}")
             for methods, pattern, name in ROUTES:
                 if method in methods.split() and (match := re.fullmatch(pattern, path)):
                     args = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}

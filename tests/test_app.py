@@ -140,8 +140,8 @@ def test_unknown_characters_are_listed_back_as_skipped(client):
     assert "U+1F600" in notes and "U+1F642" in notes and "start from a newline" in notes
 
 
-def test_a_megabyte_prompt_is_cut_to_its_end(client):
-    prompt = "BRUTUS:\nThe night is long.\n" * (1_000_000 // 26)
+def test_a_long_prompt_is_cut_to_its_end(client):
+    prompt = "BRUTUS:\nThe night is long.\n" * (200_000 // 26)  # under the request cap (a bigger one is refused)
     text, _, notes = generate(client, prompt=prompt)
     assert "using its last 2,000" in notes
     assert text.startswith(prompt[-2000:]) and len(text) == 2000 + OK["length"]
@@ -161,8 +161,8 @@ def test_unscorable_text_is_an_error(client, text, message):
         client.predict(text, api_name="/score")
 
 
-def test_scoring_a_megabyte_scores_its_start_and_skipped_characters_are_listed(client):
-    table, _, *_, notes = client.predict("BRUTUS 😀:\n" * 100_000, api_name="/score")
+def test_scoring_a_long_text_scores_its_start_and_skipped_characters_are_listed(client):
+    table, _, *_, notes = client.predict("BRUTUS 😀:\n" * 8_000, api_name="/score")
     assert "scoring its first 5,000" in notes and "U+1F600" in notes
     assert all(row[4] > 4000 for row in table["data"])  # chars scored
 
