@@ -17,31 +17,9 @@ from rnnlm import playground as pg
 from rnnlm.models import MODELS
 from rnnlm.playground import guard
 from rnnlm.playground.copies import copies_html, copy_report, recall_note, training_index
+from rnnlm.playground.examples import DEFAULT_PROMPT, EXAMPLES, SCORE_EXAMPLES
 from rnnlm.playground.inputs import DEFAULTS, MAX_GENERATE, MAX_TEMPERATURE, MAX_TOP_K
 
-DEFAULT_PROMPT = "JULIET:\nO Romeo, Romeo! wherefore art thou"
-EXAMPLES = [
-    ["ROMEO:\n", 0.8],
-    ["First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\n", 0.5],
-    ["KING RICHARD III:\nNow is the winter of our discontent\n", 1.0],
-    ["To be, or not to be, that is the question", 0.2],
-    ["Hello 👋, ROMEO! 🌹", 0.8],  # the emoji are skipped, and the page says so
-]
-# Written for this page in the corpus' style, not a line of the corpus: text no model trained on, where the
-# ranking shows what the models learned rather than what they recall (test_bundled checks the gated models win).
-HELD_OUT = """MENENIUS:
-What say you, good my lord? The citizens are come
-To hear the senate speak, and they will have it so.
-
-CORIOLANUS:
-Let them be gone, and tell them I am not
-The man to beg for what is mine by right."""
-SCORE_EXAMPLES = [
-    HELD_OUT,
-    "ROMEO:\nBut soft! what light through yonder window breaks?\nIt is the east, and Juliet is the sun.",  # trained on
-    "Please remember to submit your expense reports by Friday afternoon.",
-    "qzxv jjkq wprt mmmb xxxq",
-]
 NO_MODEL = "No model is available: the list at the top of the page says why for each."
 # One model request at a time, using every core: a batch-1 step is memory-bound, so two requests on
 # two cores finish no sooner, and each waits on the other (measured: compare 1.1 s alone on 2 threads,
@@ -181,7 +159,10 @@ class View:
             notes.append(pg.Note("warning", recall))
         tops = {m.name: pg.next_char_top(m, s) for m, s in results}
         labels = [tops.get(m.name) for m in self.models]
-        return pg.score_rows(results), pg.heatmap_html(results), *labels, notes_markdown(dedupe(notes))
+        networks = [(m, s) for m, s in results if m in self.networks]
+        maps = (pg.difference_html(networks) + "<details><summary>each model's surprisal, character by character"
+                "</summary>" + pg.heatmap_html(results) + "</details>")
+        return pg.score_rows(results), maps, *labels, notes_markdown(dedupe(notes))
 
     def lapse_frame(self, step):
         """The time-lapse texts at one point of training (a label like '20%')."""
@@ -347,9 +328,10 @@ def score_tab(view: View) -> None:
                 )
         table = gr.Dataframe(headers=pg.SCORE_HEADERS, label="how surprised each model is", interactive=False)
         gr.Markdown(
-            "**Surprisal heat map:** the redder a character, the less the model expected it (hover for its "
-            "probability). The first letters of words and names surprise every model; the ends of long words and "
-            "the line after a speaker's name surprise the LSTM and GRU less than the RNN."
+            "**Where the models differ:** the best and the worst network on your text, character by character "
+            "(hover for both probabilities). The first letters of words and names surprise every model; look for "
+            "green at the ends of long words and on the line after a speaker's name, where memory pays. Each "
+            "model's own surprisal map is folded underneath."
         )
         heat = gr.HTML()
         gr.Markdown("**What comes next?** Each model's ten likeliest next characters after your text. "
@@ -455,6 +437,7 @@ CSS = pg.heatmap_css() + """
 .stats p { font-size: .9em; opacity: .85; margin: 0; }
 .notes:empty { display: none; }
 .cmp-text textarea, textarea { font-family: ui-monospace, SFMono-Regular, monospace; }
+.cmp-text textarea { font-size: .85em; }
 .sample-grid { border-collapse: collapse; width: 100%; }
 .sample-grid th, .sample-grid td { border: 1px solid var(--border-color-primary); padding: .4em; vertical-align: top; }
 .sample-grid pre { white-space: pre-wrap; margin: 0; font-size: .85em; }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 
@@ -106,3 +107,15 @@ def test_the_gallery_sets_the_networks_against_the_n_gram_by_order(four):
     best = min(curve, key=curve.get)
     assert f"best at order {best} ({curve[best] / math.log(2):.3f} bits/char" in caption
     assert all(label in caption for label in ("vanilla RNN (", "LSTM (", "GRU ("))
+
+
+def test_score_shows_where_the_best_network_beats_the_worst_from_the_numbers(four):
+    view = app.build_demo(four).view
+    text = "BRUTUS:\nThe night is long that never finds the day.\n"
+    table, maps, *_ = view.score(text)
+    networks = {row[0]: row[1] for row in table if row[0] != "n-gram baseline"}
+    best, worst = min(networks, key=networks.get), max(networks, key=networks.get)
+    assert f"Where {best} beats {worst}" in maps
+    saved = float(re.search(r"saves (-?[0-9.]+) bits/char", maps).group(1))
+    assert saved == pytest.approx(networks[worst] - networks[best], abs=2e-3)  # the table's rounded figures
+    assert maps.count("<span class=") >= 2 * len(text)  # the difference map and each model's own map

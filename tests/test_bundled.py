@@ -8,42 +8,13 @@ import pytest
 
 from rnnlm import checkpoint, score, store
 from rnnlm.data import read_text, split
+from rnnlm.playground.examples import HELD_OUT as PASSAGE  # the app's default Score text: kept honest here
 from tests.support import REPO, SHARED_DATA
 
 NETWORKS = ("rnn", "lstm", "gru")
 NAMES = (*NETWORKS, "ngram")
 FOLDERS = {name: REPO / "checkpoints" / name for name in NAMES}
 
-# Written for this test in the corpus' style, not a line of the corpus; long enough (~800 characters)
-# that one lucky line does not decide the comparison.
-PASSAGE = """MENENIUS:
-What say you, good my lord? The citizens are come
-To hear the senate speak, and they will have it so.
-
-CORIOLANUS:
-Let them be gone, and tell them I am not
-The man to beg for what is mine by right.
-
-First Citizen:
-We have been patient, sir, and patient men
-Grow weary when the bread is kept from them.
-What is your answer to the people's cry?
-
-MENENIUS:
-Be gentle with them, noble friend; their words
-Are louder than their hearts, and they would love you
-If you would speak them fair but once today.
-
-CORIOLANUS:
-I cannot flatter, nor will I be taught
-To bend my knee before a common voice.
-Go tell the tribunes I will meet them there,
-And let them bring what charges they can find.
-
-BRUTUS:
-He shall be answer'd, and the people too:
-The gods are just, and Rome will have her due.
-"""
 
 
 @pytest.fixture(scope="module")

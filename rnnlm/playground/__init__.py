@@ -11,14 +11,15 @@ from __future__ import annotations
 from .gallery import Gallery
 from .inputs import InputError, Note, Request, check_known, check_sampling, check_score_text
 from .live import (
-    SCORE_HEADERS, Column, column_stats, compare_stream, generate_stream, heatmap_css, heatmap_html,
+    SCORE_HEADERS, Column, column_stats, compare_stream, difference_html, generate_stream, heatmap_css, heatmap_html,
     model_facts, next_char_top, score_all, score_rows,
 )
 from .loading import Served, env_var, load_app_models, load_folder
 
 __all__ = [
     "SCORE_HEADERS", "Column", "Gallery", "InputError", "Note", "Request", "Served",
-    "check_known", "check_sampling", "check_score_text", "column_stats", "compare_stream", "env_var", "generate_stream",
+    "check_known", "check_sampling", "check_score_text", "column_stats", "compare_stream", "difference_html", "env_var",
+    "generate_stream",
     "heatmap_css", "heatmap_html", "load_app_models", "load_folder", "model_facts", "next_char_top", "score_all",
     "score_rows",
 ]

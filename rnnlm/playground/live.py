@@ -173,9 +173,38 @@ def heatmap_html(results: list[tuple[Served, Score]], limit: int = HEATMAP_CHARS
     return f'<div class="heatmap">{legend}{"".join(rows)}</div>'
 
 
+DIFF_MAX_BITS = 4.0  # a difference in surprisal shown at full colour
+
+
+def difference_html(results: list[tuple[Served, Score]], limit: int = HEATMAP_CHARS) -> str:
+    """Where two models differ, character by character: the model with the lowest bits/char on this text
+    against the one with the highest. Green where the better one expected the character more, red where less;
+    hovering shows both probabilities. Empty for fewer than two models with the same scored text."""
+    ranked = sorted(results, key=lambda r: r[1].bits_per_char)
+    if len(ranked) < 2 or ranked[0][1].text != ranked[-1][1].text:
+        return ""
+    (good, gs), (bad, bs) = ranked[0], ranked[-1]
+    saved = bs.surprisal_bits[:limit] - gs.surprisal_bits[:limit]  # (N,) bits the better model saves per char
+    spans = []
+    for ch, d, gb, bb in zip(gs.text[:limit], saved, gs.surprisal_bits, bs.surprisal_bits):
+        level = min(int(abs(d) / DIFF_MAX_BITS * 5), 5)
+        cls = f"{'g' if d > 0 else 'r'}{level}" if level else "z"
+        shown = "↵" if ch == "\n" else html.escape(ch)
+        tip = f"{show_char(ch)}: {good.label} p = {2.0 ** -gb:.3g}, {bad.label} p = {2.0 ** -bb:.3g}"
+        spans.append(f'<span class="{cls}" title="{html.escape(tip)}">{shown}</span>' + ("<br>" if ch == "\n" else ""))
+    wins = float((saved > 0).mean()) if len(saved) else 0.0
+    title = (f"Where {good.label} beats {bad.label}: green where {good.label} expected the character more, red where "
+             f"less. It saves {bs.bits_per_char - gs.bits_per_char:.3f} bits/char over the whole text and does better "
+             f"on {wins:.0%} of the characters shown.")
+    return (f'<div class="heatmap diffmap"><div class="heat-title">{html.escape(title)}</div>'
+            f'<div class="heat-text">{"".join(spans)}</div></div>')
+
+
 def heatmap_css() -> str:
     """Styles for heatmap_html: one background step per surprisal level."""
     steps = "".join(f".heatmap .s{i}{{background:rgba(230,57,70,{i / 10:.1f})}}" for i in range(11))
+    steps += "".join(f".diffmap .g{i}{{background:rgba(46,160,67,{i / 5:.1f})}}.diffmap .r{i}{{background:rgba(230,57,70,"
+                     f"{i / 5:.1f})}}" for i in range(1, 6))
     return (steps + ".heatmap .heat-text{font-family:ui-monospace,monospace;font-size:1.05em;white-space:pre-wrap;"
             "line-height:1.7;word-break:break-all}.heatmap .heat-title{font-weight:600;margin:.6em 0 .2em}"
             ".heatmap .heat-legend span{padding:0 .4em;font-family:ui-monospace,monospace}")
