@@ -12,14 +12,15 @@ import time
 import httpx
 import pytest
 from gradio_client import Client
-from gradio_client.exceptions import ValidationError
+from gradio_client.exceptions import AppError, ValidationError
 
 from rnnlm import cli, store
 from rnnlm import playground as pg
 from rnnlm.hub import redact
 from rnnlm.playground import guard
 from tests.hubserver import fake_hub_env
-from tests.support import MODEL_TYPES, make_tiny_checkpoints, serve_app, served, tiny, trained_folder
+import app
+from tests.support import REPO, MODEL_TYPES, make_tiny_checkpoints, serve_app, served, tiny, trained_folder
 from tests.test_app import OK, PROMPT, compare, generate
 from tests.test_cli import rnnlm
 
@@ -237,3 +238,40 @@ def test_a_folder_that_is_not_a_checkpoint_does_not_get_its_readme_on_the_models
     assert "door code" not in page
     rnn_card = (folders["rnn"] / "README.md").read_text().split("---")[-1].strip().splitlines()[0]
     assert rnn_card in page  # an available model's card is shown
+
+
+# --- hostile checkpoints and small messages ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("field, value", [("hidden_size", 512.5), ("hidden_size", 10_000_000), ("metrics", "oops"),
+                                          ("num_layers", 1_000_000)])
+def test_a_hostile_config_makes_one_model_unavailable_and_the_app_serves_the_rest(tmp_path, field, value):
+    for name in MODEL_TYPES:
+        store.save(tiny(name), tmp_path / name)
+    config = json.loads((tmp_path / "lstm" / "config.json").read_text())
+    config[field] = value
+    (tmp_path / "lstm" / "config.json").write_text(json.dumps(config))
+    start = time.perf_counter()
+    models = {m.name: m for m in pg.load_app_models(tmp_path, {}, MODEL_TYPES)}
+    assert time.perf_counter() - start < 5
+    assert not models["lstm"].available and field in models["lstm"].error and "config.json" in models["lstm"].error
+    assert models["rnn"].available and models["gru"].available
+    view = app.build_demo(list(models.values())).view  # the page lays out, naming the problem
+    assert field in view.status_markdown()
+    *outputs, _, _ = list(view.compare("BRUTUS:", 10, 0.8, 0, 1.0, "1"))[-1]
+    assert outputs[0] and outputs[1] == "" and outputs[2]
+
+
+def test_an_unknown_model_name_is_not_echoed_back_whole(server):
+    _, url = server
+    with pytest.raises(AppError) as e:
+        Client(url, verbose=False).predict("x" * 100_000, PROMPT, 10, 0.8, 0, 1.0, "1", api_name="/generate")
+    assert len(str(e.value)) < 500 and "choose one of" in str(e.value)
+
+
+def test_cli_messages_name_the_file_or_flag(tmp_path, capsys):
+    (tmp_path / "binary.bin").write_bytes(bytes(range(256)) * 4)
+    assert cli.main(["score", str(REPO / "checkpoints" / "rnn"), "--text-file", str(tmp_path / "binary.bin")]) == 1
+    assert "binary.bin: not UTF-8" in capsys.readouterr().err
+    assert cli.main(["sample", str(REPO / "checkpoints" / "rnn"), "--seed", "-1"]) == 1
+    assert "--seed must be from 0" in capsys.readouterr().err
