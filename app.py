@@ -444,6 +444,9 @@ CSS = pg.heatmap_css() + """
 .sample-grid caption { caption-side: top; text-align: left; padding: .4em 0; opacity: .8; }
 .copies pre { white-space: pre-wrap; font-family: ui-monospace, SFMono-Regular, monospace; }
 .copies mark { background: #ffd54f; color: #1a1a1a; }
+@media (max-width: 600px) {  /* a phone: a smaller title leaves more of the first screen to the tabs */
+  h1 { font-size: 1.5em !important; }
+}
 *:focus-visible, input[type=range]:focus, textarea:focus, input:focus {
   outline: 3px solid #4338ca !important; outline-offset: 2px; }
 """
