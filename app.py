@@ -323,16 +323,16 @@ class View:
         """The race's state in words: queue position and wait, progress, or how it ended."""
         races, plan = self.races, job.plan
         if job.state == "queued":
-            return (f"⏳ Waiting: position **{races.position(job)}** in the queue, about **{races.wait_seconds(job):.0f} s** "
+            return (f"Waiting: position **{races.position(job)}** in the queue, about **{races.wait_seconds(job):.0f} s** "
                     "before your race starts (one race trains at a time on this server).")
         if job.state == "running":
             elapsed = time.monotonic() - (job.started or time.monotonic())
             first = "" if job.points else " Loading the models; the first curve point comes in a few seconds."
-            return (f"🏃 Training: {elapsed:.0f} of {plan.seconds:.0f} s. Equal CPU time for each model, one thread. "
+            return (f"Training: {elapsed:.0f} of {plan.seconds:.0f} s. Equal CPU time for each model, one thread. "
                     f"Size {plan.why}.{first}")
         if job.state in ("done", "stopped") and job.points:
             verb = "Done" if job.state == "done" else "Stopped: the best checkpoint of each model so far is kept"
-            return (f"✅ {verb}. Your models are now the **Your text** set in Generate, Compare and Score (this "
+            return (f"{verb}. Your models are now the **Your text** set in Generate, Compare and Score (this "
                     "session only, freed after an hour). Download them below, or push them to the Hub.")
         return f"⚠️ {job.message or job.state}"
 
@@ -585,7 +585,7 @@ def train_tab(view: View, demo: gr.Blocks) -> None:
                     stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
             with gr.Column(scale=3):
                 status = gr.Markdown(elem_id="train-status")
-                figure = gr.Image(label="the race: nats/char against training seconds", type="pil",
+                figure = gr.Image(label="the race: nats/char against training seconds", type="pil", show_label=False,
                                   elem_id="train-plot", interactive=False)
                 table = gr.Dataframe(headers=["model", "parameters", "CPU seconds", "steps", "characters seen",
                                               "val nats/char", "best val", "train nats/char"],
