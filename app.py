@@ -8,17 +8,25 @@ rnnlm.playground.load_app_models' policy. Every action is a call into rnnlm.play
 """
 from __future__ import annotations
 
+import io
 import math
+import os
 import time
+from pathlib import Path
 
 import gradio as gr
+from PIL import Image
 
 from rnnlm import playground as pg
+from rnnlm.hub import HubError, redact
 from rnnlm.models import MODELS
 from rnnlm.playground import guard
 from rnnlm.playground.copies import copies_html, copy_report, recall_note, training_index
 from rnnlm.playground.examples import DEFAULT_PROMPT, EXAMPLES, SCORE_EXAMPLES
 from rnnlm.playground.inputs import DEFAULTS, MAX_GENERATE, MAX_TEMPERATURE, MAX_TOP_K
+from rnnlm.playground import racejobs
+from rnnlm.playground.race import race_types
+from rnnlm.playground.raceplot import race_png
 
 NO_MODEL = "No model is available: the list at the top of the page says why for each."
 # One model request at a time, using every core: a batch-1 step is memory-bound, so two requests on
@@ -59,6 +67,23 @@ def checked(prompt, length, temperature, top_k, top_p, seed) -> pg.Request:
         return pg.check_sampling(prompt, length, temperature, top_k, top_p, seed)
     except pg.InputError as e:
         raise fail(str(e)) from None
+
+
+BUNDLED, YOURS = "bundled", "yours"  # the model sets: the served checkpoints, or those trained in this session
+MODEL_SETS = [("bundled (Tiny Shakespeare)", BUNDLED), ("Your text (trained in the Train tab)", YOURS)]
+
+
+def session_of(request) -> str:
+    """The visitor's session id (one per open page, or per API client)."""
+    return getattr(request, "session_hash", None) or "anonymous"
+
+
+def model_set_radio(view, tab: str) -> gr.Radio:
+    """Which models a tab uses: the bundled ones or the visitor's own (the Train tab sets it after a race)."""
+    radio = gr.Radio(MODEL_SETS, value=BUNDLED, label="model set", elem_id=f"{tab}-set",
+                     info="'Your text' models exist after a race in the 'Train on your text' tab (this session only).")
+    view.__dict__.setdefault("set_radios", []).append(radio)
+    return radio
 
 
 class View:
@@ -192,6 +217,141 @@ class View:
             if m.note:
                 gr.Warning(m.note)
 
+    # --- Train on your text: races (rnnlm.playground.racejobs), and the session's models in the other tabs ---
+
+    @property
+    def races(self) -> racejobs.RaceServer:
+        return racejobs.server()
+
+    def session_view(self, request) -> "View":
+        """A view over the models this visitor trained, or a clear error when there are none."""
+        session = self.races.sessions.get(session_of(request))
+        if session is None:
+            raise fail("No models trained on your text in this session (they are freed an hour after training, or "
+                       "when you leave the page): train them in the 'Train on your text' tab first.")
+        if session.view is None:
+            session.view = View(session.served)
+        return session.view
+
+    def generate_from(self, model=None, prompt=None, length=None, temperature=None, top_k=None, top_p=None, seed=None,
+                      show_copied=False, model_set=BUNDLED, request: gr.Request = None):
+        """generate, from the bundled models or from this visitor's ('Your text')."""
+        view = self.session_view(request) if model_set == YOURS else self
+        yield from view.generate(model, prompt, length, temperature, top_k, top_p, seed, show_copied)
+
+    def compare_from(self, prompt=None, length=None, temperature=None, top_k=None, top_p=None, seed=None,
+                     with_baseline=False, show_copied=False, model_set=BUNDLED, request: gr.Request = None):
+        """compare, from the bundled models or from this visitor's, laid out in the page's columns by model type."""
+        if model_set != YOURS:
+            yield from self.compare(prompt, length, temperature, top_k, top_p, seed, with_baseline, show_copied)
+            return
+        view = self.session_view(request)
+        n = len(view.models)
+        for out in view.compare(prompt, length, temperature, top_k, top_p, seed, False, show_copied):
+            texts = {m.name: (t, st) for m, t, st in zip(view.models, out[:n], out[n : 2 * n])}
+            missing = ("", "not among the models trained on your text")
+            yield (*[texts.get(m.name, missing)[0] for m in self.models],
+                   *[texts.get(m.name, missing)[1] for m in self.models], *out[2 * n :])
+
+    def score_from(self, text=None, model_set=BUNDLED, request: gr.Request = None):
+        """score, with the bundled models or this visitor's; next-character charts placed by model type."""
+        if model_set != YOURS:
+            return self.score(text)
+        view = self.session_view(request)
+        table, heat, *labels, notes = view.score(text)
+        by_name = dict(zip((m.name for m in view.models), labels))
+        return table, heat, *[by_name.get(m.name) for m in self.models], notes
+
+    def race_start(self, file=None, text=None, seconds=None, models=None, size="auto", request: gr.Request = None):
+        """Queue a race on the visitor's text and stream its progress: status, figure, table, samples, zip, sets."""
+        races, session = self.races, session_of(request)
+        try:
+            if file:
+                body, name = racejobs.read_upload(file, races.limits.max_bytes), Path(file).name
+            else:
+                body, name = text, "text"
+            job = races.submit(session, body, seconds, models, size or "auto", name)
+        except (pg.InputError, ValueError) as e:
+            raise fail(str(e)) from None
+        shown = -1
+        try:
+            while True:
+                count = sum(len(p) for p in job.points.values())
+                yield self.race_outputs(job, count != shown)
+                shown = count
+                if job.finished:
+                    break
+                races.wait(job, 1.0)
+        finally:
+            if not job.finished:  # the page went away mid-race (the event was cancelled): nobody is watching
+                races.stop(session)
+
+    def race_outputs(self, job, new_points: bool = True):
+        """What the Train tab shows of job now."""
+        labels = {m: MODELS[m].label for m in race_types()}
+        figure = gr.skip()
+        if new_points and job.points:
+            title = f"validation (solid) and training (faint) nats/char · {job.plan.size} models"
+            figure = Image.open(io.BytesIO(race_png(job.points, labels, title, vocab_size=job.vocab_size)))
+        rows = []
+        for name, points in job.points.items():
+            last = points[-1]
+            train = f"{last['train']:.3f}" if last.get("train") is not None else ""
+            rows.append([labels.get(name, name), f"{last['params']:,}", last["seconds"], last["steps"],
+                         f"{last['chars']:,}", round(last["val"], 4), round(last["best"], 4), train])
+        samples = [(job.points.get(m) or [{}])[-1].get("sample", "") for m in race_types()]
+        finished_ok = job.finished and self.races.sessions.get(job.session) is not None \
+            and self.races.sessions.get(job.session).job is job
+        zipped = gr.skip()
+        sets = [gr.skip()] * 3
+        if finished_ok:
+            zipped = str(racejobs.zip_models(job, {"race.png": race_png(job.points, labels, vocab_size=job.vocab_size)}))
+            sets = [gr.Radio(value=YOURS)] * 3
+        return (self.race_status(job), figure, rows, *samples, zipped, *sets)
+
+    def race_status(self, job) -> str:
+        """The race's state in words: queue position and wait, progress, or how it ended."""
+        races, plan = self.races, job.plan
+        if job.state == "queued":
+            return (f"Waiting: position **{races.position(job)}** in the queue, about **{races.wait_seconds(job):.0f} s** "
+                    "before your race starts (one race trains at a time on this server).")
+        if job.state == "running":
+            elapsed = time.monotonic() - (job.started or time.monotonic())
+            first = "" if job.points else " Loading the models; the first curve point comes in a few seconds."
+            return (f"Training: {elapsed:.0f} of {plan.seconds:.0f} s. Equal CPU time for each model, one thread. "
+                    f"Size {plan.why}.{first}")
+        if job.state in ("done", "stopped") and job.points:
+            verb = "Done" if job.state == "done" else "Stopped: the best checkpoint of each model so far is kept"
+            return (f"{verb}. Your models are now the **Your text** set in Generate, Compare and Score (this "
+                    "session only, freed after an hour). Download them below, or push them to the Hub.")
+        return f"⚠️ {job.message or job.state}"
+
+    def race_stop(self, request: gr.Request = None) -> str:
+        """Stop this visitor's race (or take it out of the queue)."""
+        job = self.races.stop(session_of(request))
+        if job is None:
+            return "No race to stop."
+        self.races.wait(job, 5)
+        return self.race_status(job)
+
+    def race_push(self, owner=None, token=None, private=True, request: gr.Request = None,
+                  oauth_token: gr.OAuthToken | None = None) -> str:
+        """Push this visitor's models to the Hub; the commit URLs, or what went wrong."""
+        session = self.races.sessions.get(session_of(request))
+        if session is None:
+            raise fail("Nothing to push: train models on your text first (they are kept for an hour).")
+        secret = (token or "").strip() or (oauth_token.token if oauth_token is not None else "") \
+            or os.environ.get("HF_TOKEN", "")
+        try:
+            urls = racejobs.push_models(session.job, secret, owner, private is not False)
+        except (pg.InputError, HubError, ValueError) as e:
+            raise fail(redact(e)) from None
+        return "\n".join(f"- **{MODELS[m].label}**: {u}" for m, u in urls.items())
+
+    def race_leave(self, request: gr.Request = None) -> None:
+        """The page was closed: stop the visitor's race and free their models."""
+        self.races.end_session(session_of(request))
+
 
 # --- layout ----------------------------------------------------------------------------------------
 
@@ -246,6 +406,7 @@ def generate_tab(view: View) -> None:
             with gr.Column(scale=2, min_width=320):
                 model = gr.Radio([(m.label, m.name) for m in view.models], label="model", value=view.default_model,
                                  info="Which model continues your prompt.", elem_id="generate-model")
+                model_set = model_set_radio(view, "generate")
                 prompt = prompt_box("generate-prompt", lines=3)
                 button = gr.Button("Generate (Ctrl+Enter)", variant="primary", elem_id="generate-button")
                 settings, more = sampling_controls("generate")
@@ -263,7 +424,8 @@ def generate_tab(view: View) -> None:
             "one random number per character. Set a seed and generate twice: the same text. Lower the temperature "
             "to 0.2 and the model repeats its favourite words; raise it to 1.5 and it invents new ones."
         )
-    button.click(view.generate, [model, prompt, *settings, copied], [text, stats, notes, copies], api_name="generate",
+    button.click(view.generate_from, [model, prompt, *settings, copied, model_set], [text, stats, notes, copies],
+                 api_name="generate",
                  preprocess=False, show_progress="minimal", **MODELS_RUN)
 
 
@@ -276,6 +438,7 @@ def compare_tab(view: View) -> None:
             with gr.Column(scale=2, min_width=320):
                 label = "Compare all three" if n == 3 else f"Compare the {n} models" if n > 1 else "Compare"
                 button = gr.Button(f"{label} (Ctrl+Enter)", variant="primary", elem_id="compare-button")
+                model_set = model_set_radio(view, "compare")
                 settings, more = sampling_controls("compare")
                 with more:
                     baseline = gr.Checkbox(False, label="add the n-gram baseline as a column",
@@ -304,7 +467,7 @@ def compare_tab(view: View) -> None:
             "long the line has run."
         )
         gr.Examples(EXAMPLES, [prompt], label="Try these prompts (click one, then Compare)")
-    button.click(view.compare, [prompt, *settings, baseline, copied], [*texts, *stats, notes, copies],
+    button.click(view.compare_from, [prompt, *settings, baseline, copied, model_set], [*texts, *stats, notes, copies],
                  api_name="compare", preprocess=False, show_progress="minimal", **MODELS_RUN)
     if baseline_columns:
         baseline.change(lambda on: [gr.Column(visible=on is True) for _ in baseline_columns], [baseline],
@@ -317,6 +480,7 @@ def score_tab(view: View) -> None:
             with gr.Column(scale=3):
                 text = gr.Textbox(SCORE_EXAMPLES[0], label="text to score", lines=5,
                                   elem_id="score-text", info="Each character is predicted from all the characters before it.")
+                model_set = model_set_radio(view, "score")
                 button = gr.Button("Score (Ctrl+Enter)", variant="primary", elem_id="score-button")
                 gr.Examples([[t] for t in SCORE_EXAMPLES], [text], label="Try these texts")
             with gr.Column(scale=2):
@@ -339,7 +503,8 @@ def score_tab(view: View) -> None:
         with gr.Row():
             nexts = [gr.Label(label=m.label, num_top_classes=10) for m in view.models]
         notes = gr.Markdown(elem_classes="notes")
-    button.click(view.score, [text], [table, heat, *nexts, notes], api_name="score", preprocess=False, **MODELS_RUN)
+    button.click(view.score_from, [text, model_set], [table, heat, *nexts, notes], api_name="score", preprocess=False,
+                 **MODELS_RUN)
 
 
 def gallery_tab(view: View) -> None:
@@ -393,6 +558,68 @@ def models_tab(view: View) -> None:
                             gr.Markdown(view.gallery.cards[m.name])
 
 
+def train_tab(view: View, demo: gr.Blocks) -> None:
+    races = view.races
+    limits, types = races.limits, race_types()
+    with gr.Tab("Train on your text"):
+        gr.Markdown(
+            "Train the networks on **your own text** and watch them race: each gets the same CPU time, and every few "
+            "seconds all are scored on the last 10% of your text (which none trains on) and write a sample from the "
+            f"same prompt and seed. Characters are the tokens. Up to {limits.max_bytes / 1e6:g} MB of UTF-8 text, "
+            f"at least {limits.min_chars:,} characters; one race trains at a time on this server, the others wait.")
+        with gr.Row():
+            with gr.Column(scale=2):
+                upload = gr.File(label="upload a .txt file (UTF-8)", file_types=[".txt"], type="filepath",
+                                 elem_id="train-file")
+                text = gr.Textbox(label="or paste text", lines=6, max_length=limits.max_bytes, elem_id="train-text",
+                                  info="Used when no file is uploaded.")
+                seconds = gr.Slider(limits.min_seconds, limits.max_seconds, value=limits.default_seconds, step=1,
+                                    label="time budget (seconds)", elem_id="train-seconds",
+                                    info="For the whole race; the models share it equally.")
+                models = gr.CheckboxGroup([(MODELS[m].label, m) for m in types], value=types, label="models",
+                                          elem_id="train-models")
+                size = gr.Dropdown(["auto", "tiny", "small", "medium"], value="auto", label="size",
+                                   info="auto: tiny below 40 s per model or 50k characters, small below 150 s or "
+                                        "500k, medium above. Bigger learns more per step but takes fewer steps.")
+                with gr.Row():
+                    train = gr.Button("Train", variant="primary", elem_id="train-button")
+                    stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
+            with gr.Column(scale=3):
+                status = gr.Markdown(elem_id="train-status")
+                figure = gr.Image(label="the race: nats/char against training seconds", type="pil", show_label=False,
+                                  elem_id="train-plot", interactive=False)
+                table = gr.Dataframe(headers=["model", "parameters", "CPU seconds", "steps", "characters seen",
+                                              "val nats/char", "best val", "train nats/char"],
+                                     label="latest evaluation", interactive=False, elem_id="train-table")
+        with gr.Row(equal_height=True):
+            samples = [gr.Textbox(label=f"{MODELS[m].label}: sample (same prompt and seed each time)", lines=7,
+                                  interactive=False, elem_id=f"train-sample-{m}") for m in types]
+        with gr.Row():
+            with gr.Column():
+                zipped = gr.File(label="download the checkpoint folders (zip: config, weights, card, logs)",
+                                 interactive=False, elem_id="train-zip")
+            with gr.Column():
+                gr.Markdown("**Push to the Hugging Face Hub** as `owner/rnnlm-<name>-<model>`, one repo per model.")
+                if os.environ.get("SPACE_ID") and os.environ.get("OAUTH_CLIENT_ID"):
+                    gr.LoginButton()  # on a Space with hf_oauth: true and the write-repos scope
+                owner = gr.Textbox(label="owner (user or organisation)", placeholder="the token's user",
+                                   elem_id="train-owner")
+                token = gr.Textbox(label="Hugging Face token (write access)", type="password", elem_id="train-token",
+                                   info="Used for this push only; never stored or shown. Blank: your sign-in, "
+                                        "else HF_TOKEN.")
+                private = gr.Checkbox(True, label="private repos", elem_id="train-private")
+                push = gr.Button("Push to the Hub", elem_id="train-push")
+                pushed = gr.Markdown(elem_id="train-pushed")
+    sets = view.__dict__.get("set_radios", [])
+    train.click(races.warm, None, None, api_visibility="private", concurrency_limit=None, queue=False)
+    train.click(view.race_start, [upload, text, seconds, models, size],
+                [status, figure, table, *samples, zipped, *sets], api_name="train", concurrency_limit=None,
+                show_progress="minimal")
+    stop.click(view.race_stop, None, [status], api_name="stop", concurrency_limit=None)
+    push.click(view.race_push, [owner, token, private], [pushed], api_name="push", concurrency_limit=1)
+    demo.unload(view.race_leave)
+
+
 def build_demo(models: list[pg.Served]) -> gr.Blocks:
     """The whole page for these models: a header and one tab each to generate, compare, score, browse, read."""
     view = View(models)
@@ -401,6 +628,7 @@ def build_demo(models: list[pg.Served]) -> gr.Blocks:
         generate_tab(view)
         compare_tab(view)
         score_tab(view)
+        train_tab(view, demo)
         gallery_tab(view)
         models_tab(view)
         if any(m.note for m in view.models):

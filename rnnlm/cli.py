@@ -1,4 +1,4 @@
-"""Command line: python -m rnnlm train | sample | score | download | push | pull | deploy-space."""
+"""Command line: python -m rnnlm train | sample | score | download | push | pull | deploy-space | race."""
 from __future__ import annotations
 
 import argparse
@@ -209,6 +209,43 @@ def _deploy_space(args) -> int:
     return 0
 
 
+def _race(args) -> int:
+    """Train several model types on one text with equal CPU time; write their folders, a figure and a table."""
+    from .data import read_text
+    from .models import MODELS
+    from .playground.race import plan_race, run_race, table_markdown
+    from .playground.raceplot import race_png
+
+    try:
+        import torch
+
+        torch.set_num_threads(1)  # one thread each, as in the app: the models share the CPU by turns
+    except ImportError:
+        pass
+    if not 0 < args.minutes <= 24 * 60:
+        raise ValueError(f"--minutes must be above 0 and at most {24 * 60}, got {args.minutes:g}")
+    text = read_text(args.data)
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    plan = plan_race(text, args.minutes * 60, models, args.size, data=args.data)
+    out = Path(args.out)
+    print(f"racing {', '.join(models)} for {args.minutes:g} min; size {plan.why}", file=sys.stderr)
+
+    def show(row: dict) -> None:
+        print(f"{row['seconds']:7.1f} CPU s  {row['model']:5s} step {row['steps']:6,}  val {row['val']:.4f} nats/char",
+              file=sys.stderr)
+
+    result = run_race(text, plan, out, show if not args.quiet else lambda row: None)
+    labels = {m: MODELS[m].label for m in models}
+    title = f"{Path(args.data).name}: {len(models)} models, {args.minutes:g} min, preset {plan.size}"
+    (out / "race.png").write_bytes(race_png(result["points"], labels, title, vocab_size=len(set(text))))
+    table = table_markdown(result["summary"], plan)
+    (out / "race.md").write_text(table, encoding="utf-8")
+    (out / "race.json").write_text(json.dumps({"plan": plan.to_dict(), **result}, indent=1), encoding="utf-8")
+    print(table)
+    print(f"wrote {', '.join(str(out / m) for m in models)}, {out / 'race.png'}, {out / 'race.md'}, {out / 'race.json'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m rnnlm", description="Character-level language models: train, sample, score.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -309,6 +346,20 @@ def build_parser() -> argparse.ArgumentParser:
                    "Space's requirements, for features that train; the app itself runs without it")
     y.add_argument("--dry-run", action="store_true", help="list the files (with sizes) and variables, send nothing")
     y.set_defaults(fn=_deploy_space)
+
+    r = sub.add_parser("race", help="train RNN, LSTM and GRU on one text with equal CPU time and compare them",
+                       description="Train the chosen models on FILE in turns, each getting the same CPU time on one "
+                       "thread, evaluating all of them every few seconds on the last 10%% of the text. Writes OUT/<model> "
+                       "checkpoint folders (as `train` does), OUT/race.png (validation and training loss against "
+                       "training seconds), OUT/race.md (a table) and OUT/race.json (every point).")
+    r.add_argument("--data", required=True, help="UTF-8 text file; its first 90%% trains, the last 10%% validates")
+    r.add_argument("--minutes", type=float, required=True, help="wall-clock budget of the whole race, shared equally")
+    r.add_argument("--out", required=True, help="output folder")
+    r.add_argument("--models", default="rnn,lstm,gru", help="comma-separated model types (default rnn,lstm,gru)")
+    r.add_argument("--size", default="auto", choices=("auto", "tiny", "small", "medium"),
+                   help="model size preset; auto picks by budget and corpus size (see the README)")
+    r.add_argument("--quiet", action="store_true", help="no line per evaluation")
+    r.set_defaults(fn=_race)
     return p
 
 

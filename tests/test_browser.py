@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import MODEL_TYPES, make_tiny_checkpoints, serve_app, served
+import zipfile
+
+from rnnlm.playground import racejobs
+from tests.support import MODEL_TYPES, TEXT, make_tiny_checkpoints, serve_app, served
 
 CHROMIUM = Path("/usr/bin/chromium")
 # No sandbox (CI runs as root), no GPU, and nothing that phones home: the test runs offline.
@@ -21,8 +24,14 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
-    with serve_app(served(make_tiny_checkpoints(tmp_path_factory.getbasetemp() / "tiny-checkpoints"))) as (_, url):
-        yield url
+    races = racejobs.RaceServer(racejobs.Limits(min_seconds=2), tmp_path_factory.mktemp("races"))  # races of seconds
+    old = racejobs.set_server(races)
+    try:
+        with serve_app(served(make_tiny_checkpoints(tmp_path_factory.getbasetemp() / "tiny-checkpoints"))) as (_, url):
+            yield url
+    finally:
+        races.close()
+        racejobs.set_server(old)
 
 
 @pytest.fixture
@@ -56,4 +65,40 @@ def test_compare_in_the_browser_fills_all_three_columns_without_error(page):
         assert page.locator(sel).input_value().startswith(prompt)
     toasts = page.locator('[data-testid="toast-body"]')
     assert toasts.count() == 0, f"unexpected messages on the page: {toasts.all_inner_texts()}"
+    assert page.errors == []
+
+
+def test_train_on_an_uploaded_text_then_generate_from_it_and_download_the_zip(page, tmp_path):
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    (tmp_path / "play.txt").write_text(TEXT, encoding="utf-8")
+    page.get_by_role("tab", name="Train on your text").click()
+    page.locator("#train-file input[type=file]").set_input_files(str(tmp_path / "play.txt"))
+    seconds = page.locator("#train-seconds input[type=number]")
+    seconds.fill("5")
+    seconds.press("Enter")
+    page.locator("#train-button").click()
+    page.wait_for_function("() => document.querySelector('#train-status')?.innerText.includes('Done')", timeout=90_000)
+    page.screenshot(path=str(shots / "train-done.png"), full_page=True)
+    table = page.locator("#train-table").inner_text()
+    assert all(label in table for label in ("vanilla RNN", "LSTM", "GRU"))  # three curves' latest points
+    assert page.locator("#train-plot img").count() == 1
+    assert len(page.locator("#train-sample-lstm textarea").input_value()) > 20
+    with page.expect_download() as download:
+        page.locator("#train-zip a").first.click()
+    names = zipfile.ZipFile(download.value.path()).namelist()
+    assert {"rnn/model.safetensors", "lstm/README.md", "gru/config.json", "race.png"} <= set(names)
+
+    page.get_by_role("tab", name="Generate").click()
+    yours = page.locator("#generate-set").get_by_role("radio", name="Your text (trained in the Train tab)")
+    assert yours.is_checked()  # the race switched the tabs to the new models
+    page.get_by_role("radio", name="LSTM").click()
+    box = page.locator("#generate-prompt textarea")
+    box.fill("BRUTUS:")
+    page.locator("#generate-button").click()
+    out = page.locator("label", has_text="prompt + continuation").locator("textarea")
+    page.wait_for_function("el => el.value.length >= 7 + 300", arg=out.element_handle(), timeout=30_000)
+    assert out.input_value().startswith("BRUTUS:")
+    page.screenshot(path=str(shots / "generate-yours.png"), full_page=True)
+    print(f"screenshots in {shots}")
     assert page.errors == []
