@@ -96,7 +96,7 @@ def test_train_on_an_uploaded_text_then_generate_from_it_and_download_the_zip(pa
     box = page.locator("#generate-prompt textarea")
     box.fill("BRUTUS:")
     page.locator("#generate-button").click()
-    out = page.locator("label", has_text="prompt + continuation").locator("textarea")
+    out = page.locator("#generate-output textarea")
     page.wait_for_function("el => el.value.length >= 7 + 300", arg=out.element_handle(), timeout=30_000)
     assert out.input_value().startswith("BRUTUS:")
     page.screenshot(path=str(shots / "generate-yours.png"), full_page=True)
