@@ -12,6 +12,7 @@ import io
 import math
 import os
 import time
+from importlib.util import find_spec
 from pathlib import Path
 
 import gradio as gr
@@ -600,8 +601,8 @@ def train_tab(view: View, demo: gr.Blocks) -> None:
                                  interactive=False, elem_id="train-zip")
             with gr.Column():
                 gr.Markdown("**Push to the Hugging Face Hub** as `owner/rnnlm-<name>-<model>`, one repo per model.")
-                if os.environ.get("SPACE_ID") and os.environ.get("OAUTH_CLIENT_ID"):
-                    gr.LoginButton()  # on a Space with hf_oauth: true and the write-repos scope
+                if os.environ.get("SPACE_ID") and os.environ.get("OAUTH_CLIENT_ID") and find_spec("authlib"):
+                    gr.LoginButton()  # on a Space with hf_oauth: true, the write-repos scope and gradio[oauth]
                 owner = gr.Textbox(label="owner (user or organisation)", placeholder="the token's user",
                                    elem_id="train-owner")
                 token = gr.Textbox(label="Hugging Face token (write access)", type="password", elem_id="train-token",

@@ -55,7 +55,8 @@ class SpacePlan:
 
 
 def space_requirements(text: str, with_torch: bool = False) -> str:
-    """The Space's requirements.txt from the repository's: without torch, or with the pinned torch from the CPU index."""
+    """The Space's requirements.txt from the repository's: without torch, or with the pinned torch from the CPU index
+    and gradio's OAuth extra (the Train tab trains, and signs in to push)."""
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     torch = [line for line in lines if _project(line) == "torch"]
     rest = [line for line in lines if _project(line) != "torch"]
@@ -65,6 +66,8 @@ def space_requirements(text: str, with_torch: bool = False) -> str:
     if len(torch) != 1 or not re.fullmatch(r"torch\s*==\s*[\w.+]+", torch[0]):
         raise ValueError(f"--with-torch needs one pinned `torch==VERSION` line in {REQUIREMENTS}, found {torch or 'none'}")
     pinned = torch[0].replace(" ", "")
+    # training features bring the Train tab, whose "Sign in with Hugging Face" needs gradio's OAuth extra
+    rest = [re.sub(r"^gradio(?=\s*==)", "gradio[oauth]", line) if _project(line) == "gradio" else line for line in rest]
     return header + f"--extra-index-url {CPU_TORCH_INDEX}\n{pinned}\n" + "".join(line + "\n" for line in rest)
 
 

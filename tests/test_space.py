@@ -91,8 +91,9 @@ def test_with_torch_the_space_gets_the_pinned_torch_from_the_cpu_index(fake_hub,
     assert code == 0, err
     lines = requirement_lines(fake_hub.files(SPACE, repo_type="space")["requirements.txt"].decode())
     pinned = [line for line in requirement_lines(before) if line.startswith("torch==")]
-    assert lines == ["--extra-index-url https://download.pytorch.org/whl/cpu", *pinned,
-                     *[line for line in requirement_lines(before) if not line.startswith("torch")]]
+    rest = [line.replace("gradio==", "gradio[oauth]==") for line in requirement_lines(before) if not line.startswith("torch")]
+    assert lines == ["--extra-index-url https://download.pytorch.org/whl/cpu", *pinned, *rest]
+    assert any(line.startswith("gradio[oauth]==") for line in lines)  # the Train tab's sign-in
     assert (source / "requirements.txt").read_text() == before  # the index line goes only into the Space's file
 
 
