@@ -428,6 +428,8 @@ def models_tab(view: View) -> None:
 
 
 def inside_tab(view: View) -> None:
+    from rnnlm.inspect import has_gates
+
     models = view.inside_models()
     skipped = [m for m in view.models if m not in models]
     first = next((m for m in models if m.available), None)
@@ -451,7 +453,7 @@ def inside_tab(view: View) -> None:
                     "LSTM's and GRU's embedding, divided by its value at k = 1, on a log10 scale (−3 is 1/1000).")
         curves = gr.LinePlot(x="k", y="log10 relative gradient", color="model", elem_id="inside-gradients",
                              label="gradient norm against distance", x_title="k (characters back)",
-                             y_title="log10 (gradient norm / its value at k = 1)", height=320)
+                             y_title="log10 (norm / norm at k = 1)")
         with gr.Row(equal_height=True):
             flow_text = row()
 
@@ -463,7 +465,8 @@ def inside_tab(view: View) -> None:
         heat = gr.HTML(elem_id="inside-heat")
         with gr.Row(equal_height=True):
             bars = [gr.BarPlot(x="next", y="probability", color="temperature", label=f"{m.label}: top 5 next",
-                               height=240) for m in models]
+                               x_title="next character at temperature 0.5 / 1 / 1.5", x_label_angle=-45)
+                    for m in models]
         with gr.Row(equal_height=True):
             look_text = row()
 
@@ -481,11 +484,17 @@ def inside_tab(view: View) -> None:
 
         gr.Markdown("### 4. Gates\nFor each unit of the LSTM and GRU, the share of held-out steps its gate is "
                     "shut (< 0.1, left-saturated) against open (> 0.9, right-saturated), per gate and layer.")
+        gated = [m for m in models if m.available and has_gates(m.model)]
+        texts = {m.name: gr.Markdown(elem_classes="stats") for m in models if m not in gated}  # "no gates"
+        gates = []
         with gr.Row(equal_height=True):
-            gates = [gr.ScatterPlot(x="left-saturated", y="right-saturated", color="gate", label=f"{m.label} gates",
-                                    x_lim=[0, 1], y_lim=[0, 1], height=320) for m in models]
-        with gr.Row(equal_height=True):
-            gate_text = row()
+            for m in gated:
+                with gr.Column():
+                    gates.append(gr.ScatterPlot(x="left-saturated", y="right-saturated", color="gate",
+                                                label=f"{m.label} gates", x_title="share of steps < 0.1 (shut)",
+                                                y_title="share of steps > 0.9 (open)", x_lim=[0, 1], y_lim=[0, 1]))
+                    texts[m.name] = gr.Markdown(elem_classes="stats")
+        gate_text = [texts[m.name] for m in models]  # in the handler's order
 
     run = dict(preprocess=False, show_progress="minimal", **MODELS_RUN)
     views = [(view.inside_gradients, [text], [curves, *flow_text, notes], "inside_gradients"),

@@ -248,6 +248,11 @@ def inspectable(model) -> bool:
     return True
 
 
+def has_gates(model) -> bool:
+    """Whether model has gates to count (the LSTM and GRU; not the vanilla RNN)."""
+    return inspectable(model) and bool(unfold(model).gate_names)
+
+
 # --- gradients -----------------------------------------------------------------------------------------
 
 

@@ -238,8 +238,8 @@ def test_neuron_and_gate_endpoints_return_finite_numbers(client):
     units, captions = htmls[:3], htmls[3:6]
     assert all("r = " in u for u in units) and all("correlates r = " in c for c in captions)
     *plots, notes = client.predict(PASSAGE, api_name="/inside_gates")
-    tables, captions = plots[:3], plots[3:6]
-    for t, n in zip(tables[1:], (3, 2)):  # LSTM: input, forget, output gates; GRU: reset, update; one layer
+    tables, captions = plots[:2], plots[2:5]  # a scatter for each gated model, a caption for each model
+    for t, n in zip(tables, (3, 2)):  # LSTM: input, forget, output gates; GRU: reset, update; one layer
         rows = t["value"]["data"] if "value" in t else t["data"]
         assert len(rows) == n * 32 and all(0 <= r[0] <= 1 and 0 <= r[1] <= 1 for r in rows)
     assert "no gates" in captions[0]
@@ -255,3 +255,23 @@ def test_bad_passages_give_a_message_or_a_capped_result_never_an_error(client, b
             assert notes.strip(), (api, bad)  # the gates read held-out text: the passage does not matter to them
         if len(bad) > ins.MAX_PASSAGE and api != "/inside_gates":
             assert "first 1,000" in notes
+
+
+@pytest.mark.parametrize("what", ["--gradients", "--neurons", "--gates"])
+def test_inspect_command_prints_json_figures(tmp_path_factory, capsys, what):
+    import json
+
+    from rnnlm.cli import main
+
+    folders = make_tiny_checkpoints(tmp_path_factory.getbasetemp() / "tiny-checkpoints")
+    text = tmp_path_factory.getbasetemp() / "passage.txt"
+    text.write_text(TEXT[:3000], encoding="utf-8")
+    assert main(["inspect", str(folders["lstm"]), "--text-file", str(text), what, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    if what == "--gradients":
+        assert len(doc["norms"]) == ins.DEPTH and all(math.isfinite(x) and x > 0 for x in doc["norms"])
+    elif what == "--neurons":
+        assert all(math.isfinite(u["r"]) for units in doc["features"].values() for u in units)
+        assert doc["features"]["line position"] and "inside quotes" in doc["constant_features"]
+    else:
+        assert set(doc["gates"]) == {"layer 1 input", "layer 1 forget", "layer 1 output"}

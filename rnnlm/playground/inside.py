@@ -148,10 +148,11 @@ def looked_at_view(models: list, text, position) -> tuple[str, list[dict], list[
         top = inf.top[1.0]
         order = [show_char(vocab.decode([i])) for i, _ in top]
         table = {"next": [], "probability": [], "temperature": []}
-        for t in ins.TEMPERATURES:
-            for i, q in inf.top[t]:
-                table["next"].append(show_char(vocab.decode([i])))
-                table["probability"].append(round(q, 4))
+        for i, _ in top:  # bars side by side: each character at the three temperatures, likeliest first
+            ch = {" ": "␣", "\n": "↵"}.get(vocab.decode([i]), vocab.decode([i]))
+            for t in ins.TEMPERATURES:
+                table["next"].append(f"{ch} T{t:g}")
+                table["probability"].append(round(dict(inf.top[t])[i], 4))
                 table["temperature"].append(f"T = {t:g}")
         bars.append(table)
         far = np.abs(inf.scores[:-50]).sum() / max(np.abs(inf.scores).sum(), 1e-30)
@@ -241,7 +242,7 @@ def neuron_view(models: list, samples: Samples, text, feature, rank) -> tuple[li
 
 
 def gate_view(models: list, samples: Samples, text) -> tuple[list[dict], list[str], list[str]]:
-    """Per model a scatter table {"left-saturated", "right-saturated", "gate"} and a caption; notes."""
+    """A scatter table {"left-saturated", "right-saturated", "gate"} per model with gates, a caption per model; notes."""
     notes: list[str] = []
     tables, captions = [], []
     for m in models:
@@ -258,7 +259,6 @@ def gate_view(models: list, samples: Samples, text) -> tuple[list[dict], list[st
             captions.append(f"{m.label}: {e}.")
             continue
         if not sample.saturation:
-            tables.append(empty)
             captions.append(f"The {m.label} has no gates: its whole state passes through one tanh at every step. "
                             "That is why its gradient cannot travel far unchanged.")
             continue
@@ -280,9 +280,10 @@ def gate_caption(sample: ins.Sample, where: str) -> str:
     closed = {g: int((lo >= 0.5).sum()) for g, (lo, _) in sample.saturation.items()}
     most = max(closed, key=closed.get)
     meaning = "keeps most of its cell" if memory_gate == "forget" else "keeps most of its old state"
+    shut = (f"The gate most often shut (below 0.1 at least half the time) is the {most}, in {closed[most]} of {H} units."
+            if closed[most] else "No gate of any unit is shut (below 0.1) half the time or more.")
     return (f"Over {where}, the {memory_gate} gate is above 0.9 at least half the time in {counts}: such a unit "
-            f"{meaning} from step to step, a long memory. The gate most often shut (below 0.1 at least half the "
-            f"time) is the {most}, in {closed[most]} of {H} units.")
+            f"{meaning} from step to step, a long memory. {shut}")
 
 
 def _dedupe(notes: list[str]) -> list[str]:
