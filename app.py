@@ -17,6 +17,7 @@ from pathlib import Path
 
 import gradio as gr
 from PIL import Image
+import pandas as pd
 
 from rnnlm import playground as pg
 from rnnlm.hub import HubError, redact
@@ -24,6 +25,7 @@ from rnnlm.models import MODELS
 from rnnlm.playground import guard
 from rnnlm.playground.copies import copies_html, copy_report, recall_note, training_index
 from rnnlm.playground.examples import DEFAULT_PROMPT, EXAMPLES, SCORE_EXAMPLES
+from rnnlm.playground import inside as ins_view
 from rnnlm.playground.inputs import DEFAULTS, MAX_GENERATE, MAX_TEMPERATURE, MAX_TOP_K
 from rnnlm.playground import racejobs
 from rnnlm.playground.race import race_types
@@ -352,6 +354,38 @@ class View:
     def race_leave(self, request: gr.Request = None) -> None:
         """The page was closed: stop the visitor's race and free their models."""
         self.races.end_session(session_of(request))
+    # --- Inside the models ---
+
+    def inside_models(self) -> list[pg.Served]:
+        """The networks the Inside tab shows: every non-baseline model with a hidden state (or its error)."""
+        from rnnlm.inspect import inspectable
+
+        return [m for m in self.networks if not m.available or inspectable(m.model)]
+
+    def _inside_samples(self) -> ins_view.Samples:
+        if not hasattr(self, "_samples"):
+            self._samples = ins_view.Samples()  # held-out statistics, computed at first use and kept
+        return self._samples
+
+    def inside_gradients(self, text=None):
+        """Gradient flow: (curves, one explanation per model, notes)."""
+        rows, captions, notes = ins_view.gradient_view(self.inside_models(), text)
+        return pd.DataFrame(rows), *captions, "\n".join(f"- {n}" for n in notes)
+
+    def inside_looked_at(self, text=None, position=None):
+        """What each prediction looked at: (heat maps, top-5 bars per model, explanations, notes)."""
+        heat, bars, captions, notes = ins_view.looked_at_view(self.inside_models(), text, position)
+        return heat, *[pd.DataFrame(b) for b in bars], *captions, "\n".join(f"- {n}" for n in notes)
+
+    def inside_neurons(self, text=None, feature=None, rank=None):
+        """Ranked units per model, the passage coloured by the chosen one: (HTML per model, explanations, notes)."""
+        htmls, captions, notes = ins_view.neuron_view(self.inside_models(), self._inside_samples(), text, feature, rank)
+        return *htmls, *captions, "\n".join(f"- {n}" for n in notes)
+
+    def inside_gates(self, text=None):
+        """Gate saturation per unit: (scatter per model, explanations, notes)."""
+        tables, captions, notes = ins_view.gate_view(self.inside_models(), self._inside_samples(), text)
+        return *[pd.DataFrame(t) for t in tables], *captions, "\n".join(f"- {n}" for n in notes)
 
 
 # --- layout ----------------------------------------------------------------------------------------
@@ -619,6 +653,85 @@ def train_tab(view: View, demo: gr.Blocks) -> None:
     stop.click(view.race_stop, None, [status], api_name="stop", concurrency_limit=None)
     push.click(view.race_push, [owner, token, private], [pushed], api_name="push", concurrency_limit=1)
     demo.unload(view.race_leave)
+def inside_tab(view: View) -> None:
+    from rnnlm.inspect import has_gates
+
+    models = view.inside_models()
+    skipped = [m for m in view.models if m not in models]
+    first = next((m for m in models if m.available), None)
+    passage = ins_view.default_passage(first.model.config) if first else ins_view.FALLBACK_PASSAGE
+    with gr.Tab("Inside the models"):
+        gr.Markdown(
+            "**Why gates help.** Backpropagation through time multiplies one Jacobian per step, so a vanilla RNN's "
+            "gradient shrinks with distance; the LSTM's additive cell and the GRU's update gate can pass information "
+            "and gradient along almost unchanged. Here you can measure that on the trained models and your own text. "
+            "The passage defaults to held-out text (the last 10% of the training text, which no model trained on)."
+            + (" Not shown: " + "; ".join(f"{m.label} (no hidden state to look inside)" for m in skipped) + "."
+               if skipped else ""))
+        text = gr.Textbox(passage, label="passage", lines=6, max_lines=12, elem_id="inside-passage",
+                          info=f"Any text; the views read its first {ins_view.ins.MAX_PASSAGE:,} characters.")
+        button = gr.Button("Look inside", variant="primary", elem_id="inside-button")
+        notes = gr.Markdown(elem_classes="notes")
+        row = lambda: [gr.Markdown(elem_classes="stats") for _ in models]  # noqa: E731 - one caption per model
+
+        gr.Markdown("### 1. Gradient flow\nHow much the log-probability of a character depends on the input k "
+                    "characters back: the norm of the gradient with respect to the RNN's one-hot input and the "
+                    "LSTM's and GRU's embedding, divided by its value at k = 1, on a log10 scale (−3 is 1/1000).")
+        curves = gr.LinePlot(x="k", y="log10 relative gradient", color="model", elem_id="inside-gradients",
+                             label="gradient norm against distance", x_title="k (characters back)",
+                             y_title="log10 (norm / norm at k = 1)")
+        with gr.Row(equal_height=True):
+            flow_text = row()
+
+        gr.Markdown("### 2. What did it look at?\nThe influence of every character read on one prediction, "
+                    "as gradient × input: the first-order change in log p if that character's input were zeroed. "
+                    "Below, each model's five likeliest next characters at temperature 0.5, 1 and 1.5.")
+        position = gr.Slider(1, ins_view.ins.MAX_PASSAGE, value=min(len(passage), 300), step=1,
+                             label="predict after this many characters", elem_id="inside-position")
+        heat = gr.HTML(elem_id="inside-heat")
+        with gr.Row(equal_height=True):
+            bars = [gr.BarPlot(x="next", y="probability", color="temperature", label=f"{m.label}: top 5 next",
+                               x_title="next character at temperature 0.5 / 1 / 1.5", x_label_angle=-45)
+                    for m in models]
+        with gr.Row(equal_height=True):
+            look_text = row()
+
+        gr.Markdown("### 3. Neurons\nUnits ranked by how strongly they correlate with a feature of the text, over "
+                    "a longer held-out sample (any layer: the RNN's h, the LSTM's cell c and h, the GRU's h). The "
+                    "passage is coloured by the chosen unit: red positive, blue negative.")
+        with gr.Row():
+            feature = gr.Dropdown(list(ins_view.ins.FEATURES), value="line position", label="feature",
+                                  elem_id="inside-feature")
+            rank = gr.Slider(1, 5, value=1, step=1, label="unit (1 = best)", elem_id="inside-rank")
+        with gr.Row(equal_height=True):
+            units = [gr.HTML() for _ in models]
+        with gr.Row(equal_height=True):
+            unit_text = row()
+
+        gr.Markdown("### 4. Gates\nFor each unit of the LSTM and GRU, the share of held-out steps its gate is "
+                    "shut (< 0.1, left-saturated) against open (> 0.9, right-saturated), per gate and layer.")
+        gated = [m for m in models if m.available and has_gates(m.model)]
+        texts = {m.name: gr.Markdown(elem_classes="stats") for m in models if m not in gated}  # "no gates"
+        gates = []
+        with gr.Row(equal_height=True):
+            for m in gated:
+                with gr.Column():
+                    gates.append(gr.ScatterPlot(x="left-saturated", y="right-saturated", color="gate",
+                                                label=f"{m.label} gates", x_title="share of steps < 0.1 (shut)",
+                                                y_title="share of steps > 0.9 (open)", x_lim=[0, 1], y_lim=[0, 1]))
+                    texts[m.name] = gr.Markdown(elem_classes="stats")
+        gate_text = [texts[m.name] for m in models]  # in the handler's order
+
+    run = dict(preprocess=False, show_progress="minimal", **MODELS_RUN)
+    views = [(view.inside_gradients, [text], [curves, *flow_text, notes], "inside_gradients"),
+             (view.inside_looked_at, [text, position], [heat, *bars, *look_text, notes], "inside_looked_at"),
+             (view.inside_neurons, [text, feature, rank], [*units, *unit_text, notes], "inside_neurons"),
+             (view.inside_gates, [text], [*gates, *gate_text, notes], "inside_gates")]
+    for fn, inputs, outputs, name in views:
+        button.click(fn, inputs, outputs, api_name=name, **run)
+    position.release(views[1][0], views[1][1], views[1][2], api_visibility="private", **run)
+    feature.change(views[2][0], views[2][1], views[2][2], api_visibility="private", **run)
+    rank.release(views[2][0], views[2][1], views[2][2], api_visibility="private", **run)
 
 
 def build_demo(models: list[pg.Served]) -> gr.Blocks:
@@ -629,6 +742,7 @@ def build_demo(models: list[pg.Served]) -> gr.Blocks:
         generate_tab(view)
         compare_tab(view)
         score_tab(view)
+        inside_tab(view)
         train_tab(view, demo)
         gallery_tab(view)
         models_tab(view)

@@ -243,6 +243,53 @@ def _race(args) -> int:
     (out / "race.json").write_text(json.dumps({"plan": plan.to_dict(), **result}, indent=1), encoding="utf-8")
     print(table)
     print(f"wrote {', '.join(str(out / m) for m in models)}, {out / 'race.png'}, {out / 'race.md'}, {out / 'race.json'}")
+def _inspect(args) -> int:
+    from . import inspect as ins
+    from . import load_model
+
+    text = _read_text_file(args.text_file)
+    model = load_model(args.dir, inference=True)
+    label = MODELS[model.config.model_type].label
+    if not ins.inspectable(model):
+        print(f"note: skipped: the {label} has no hidden state to look inside", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"model": model.config.model_type, "skipped": "no hidden state"}))
+        return 0
+    if args.gradients:
+        notes: list[str] = []
+        ids = ins.passage_ids(model.vocab, text, notes)
+        for n in notes:
+            print(f"note: {n}", file=sys.stderr)
+        flow = ins.gradient_flow(model, ids)
+        doc = dict(model=model.config.model_type, input=flow.input, targets=flow.targets, decay_factor=ins.DECAY,
+                   decay_distance=flow.decay, norms=[float(x) for x in flow.norms])
+        lines = [flow.sentence(), "k      mean gradient norm   relative to k = 1"]
+        lines += [f"{k:<6} {flow.norms[k - 1]:<20.4g} {flow.norms[k - 1] / flow.norms[0]:.3g}"
+                  for k in (1, 2, 5, 10, 25, 50, 100, 150, 200) if k <= len(flow.norms)]
+    else:
+        sample = ins.run_sample(model, text)
+        doc = dict(model=model.config.model_type, chars=sample.chars)
+        if args.neurons:
+            doc["features"] = {f: [dict(vector=u.vector, unit=u.index, r=u.r) for u in units]
+                               for f, units in sample.ranked.items()}
+            doc["constant_features"] = sample.constant
+            lines = [f"{label}: units most correlated with each feature over {sample.chars:,} characters"]
+            for f, units in sample.ranked.items():
+                best = ", ".join(f"{u.name()} r={u.r:+.3f}" for u in units) or "none: the feature is constant here"
+                lines.append(f"  {f}: {best}")
+        else:
+            if not sample.saturation:
+                print(f"note: the {label} has no gates", file=sys.stderr)
+            doc["gates"] = {g: dict(units=len(lo), mean_left=float(lo.mean()), mean_right=float(hi.mean()),
+                                    units_left_half=int((lo >= 0.5).sum()), units_right_half=int((hi >= 0.5).sum()),
+                                    left=[float(x) for x in lo], right=[float(x) for x in hi])
+                            for g, (lo, hi) in sample.saturation.items()}
+            lines = [f"{label}: gate saturation over {sample.chars:,} characters (left < {ins.LOW}, right > {ins.HIGH}); "
+                     "units: how many units are saturated at least half of the time"]
+            lines += [f"  {g:<16} mean left {d['mean_left']:.3f}  right {d['mean_right']:.3f}   units left "
+                      f"{d['units_left_half']:>4} / {d['units']}  right {d['units_right_half']:>4} / {d['units']}"
+                      for g, d in doc["gates"].items()]
+    print(json.dumps(doc) if args.json else "\n".join(lines))
     return 0
 
 
@@ -360,6 +407,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model size preset; auto picks by budget and corpus size (see the README)")
     r.add_argument("--quiet", action="store_true", help="no line per evaluation")
     r.set_defaults(fn=_race)
+    n = sub.add_parser("inspect", help="look inside a network: gradient flow, interpretable units, gate saturation",
+                       description="The numbers of the app's 'Inside the models' tab, for one checkpoint and one text.")
+    n.add_argument("dir", metavar="DIR", help="checkpoint folder, or Hub repo id owner/name[@revision]")
+    n.add_argument("--text-file", required=True, help="a UTF-8 text: the passage (gradients: its first 1,000 "
+                   "characters) or the sample (neurons, gates: its first 16,000)")
+    what = n.add_mutually_exclusive_group(required=True)
+    what.add_argument("--gradients", action="store_true", help="mean |d log p / d input| k characters back, "
+                      "k = 1..200, and where it falls below 1/1000 of its k = 1 value")
+    what.add_argument("--neurons", action="store_true", help="the units most correlated with quotes, brackets, "
+                      "line position, speaker-name lines and position in word")
+    what.add_argument("--gates", action="store_true", help="per gate and layer, how often units are below 0.1 / above 0.9")
+    n.add_argument("--json", action="store_true", help="print one JSON object")
+    n.set_defaults(fn=_inspect)
     return p
 
 

@@ -102,3 +102,20 @@ def test_train_on_an_uploaded_text_then_generate_from_it_and_download_the_zip(pa
     page.screenshot(path=str(shots / "generate-yours.png"), full_page=True)
     print(f"screenshots in {shots}")
     assert page.errors == []
+def test_inside_tab_shows_the_plots_heat_maps_and_units(page, tmp_path_factory):
+    shots = tmp_path_factory.mktemp("inside-screenshots")
+    page.get_by_role("tab", name="Inside the models").click()
+    assert page.locator("#inside-passage textarea").input_value().strip()  # a default passage is there
+    page.get_by_role("button", name="Look inside").click()
+    page.wait_for_function("document.querySelectorAll('#inside-heat span').length > 100", timeout=60_000)
+    page.wait_for_function("document.querySelectorAll('.vega-embed canvas, .vega-embed svg').length >= 6",
+                           timeout=60_000)  # the curves, three bar charts and two gate scatters (the RNN's is empty)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(shots / "inside.png"), full_page=True)
+    for name in ("k (characters back)", "LSTM gates", "GRU: top 5 next"):
+        assert page.get_by_text(name).count() > 0, name
+    assert page.get_by_text("correlates r = ").count() >= 3
+    toasts = page.locator('[data-testid="toast-body"]')
+    assert toasts.count() == 0, f"unexpected messages on the page: {toasts.all_inner_texts()}"
+    assert page.errors == []
+    print(f"screenshot: {shots / 'inside.png'}")

@@ -11,6 +11,7 @@ LAYERS = [
     ("rnnlm.config", "rnnlm.vocab", "rnnlm.data", "rnnlm.checkpoint", "rnnlm.memorize"),
     ("rnnlm.models",),
     ("rnnlm.card", "rnnlm.store", "rnnlm.sample", "rnnlm.score", "rnnlm.train"),
+    ("rnnlm.inspect",),
     ("rnnlm.hub", "rnnlm.playground", "rnnlm.cli", "rnnlm.__main__", "rnnlm"),
     ("app",),
 ]
