@@ -243,6 +243,9 @@ def _race(args) -> int:
     (out / "race.json").write_text(json.dumps({"plan": plan.to_dict(), **result}, indent=1), encoding="utf-8")
     print(table)
     print(f"wrote {', '.join(str(out / m) for m in models)}, {out / 'race.png'}, {out / 'race.md'}, {out / 'race.json'}")
+    return 0
+
+
 def _inspect(args) -> int:
     from . import inspect as ins
     from . import load_model
