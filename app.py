@@ -279,10 +279,11 @@ class View:
         shown = -1
         try:
             while True:
+                settled = job.settled  # read first: the outputs below are then at least as new as it
                 count = sum(len(p) for p in job.points.values())
                 yield self.race_outputs(job, count != shown)
                 shown = count
-                if job.finished:
+                if settled:
                     break
                 races.wait(job, 1.0)
         finally:

@@ -161,6 +161,7 @@ class Job:
     peak_rss_mb: float | None = None
     proc: subprocess.Popen | None = None
     stop_asked: bool = False
+    settled: bool = False  # finished, and its models handed to its session (or its folder removed)
 
     @property
     def finished(self) -> bool:
@@ -258,6 +259,7 @@ class RaceServer:
             if job in self._queue:
                 self._queue.remove(job)
                 job.state, job.ended, job.message = "cancelled", time.monotonic(), "Stopped before it started."
+                job.settled = True
                 shutil.rmtree(job.folder, ignore_errors=True)
             elif job.proc is not None and job.proc.poll() is None:
                 # before its first evaluation a race has nothing to keep: end it at once (it may be loading torch)
@@ -271,12 +273,12 @@ class RaceServer:
         self.sessions.free(session)
 
     def wait(self, job: Job, timeout: float) -> bool:
-        """Block until job has finished or timeout; returns whether it has."""
+        """Block until job has finished and settled (its models handed over) or timeout; returns whether it has."""
         end = time.monotonic() + timeout
         with self._lock:
-            while not job.finished and time.monotonic() < end:
+            while not job.settled and time.monotonic() < end:
                 self._lock.wait(min(0.2, max(0.0, end - time.monotonic())))
-            return job.finished
+            return job.settled
 
     # the queue's side
 
@@ -298,6 +300,7 @@ class RaceServer:
                 with self._lock:
                     self._running, job.ended = None, time.monotonic()
                     self._finish(job)
+                    job.settled = True
                     self._lock.notify_all()
                 self.warm()  # for the next race
 
