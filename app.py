@@ -236,14 +236,14 @@ class View:
             session.view = View(session.served)
         return session.view
 
-    def generate_from(self, model=None, prompt=None, length=None, temperature=None, top_k=None, top_p=None, seed=None,
-                      show_copied=False, model_set=BUNDLED, request: gr.Request = None):
+    def generate_from(self, model, prompt, length, temperature, top_k, top_p, seed, show_copied=False,
+                      model_set=BUNDLED, request: gr.Request = None):
         """generate, from the bundled models or from this visitor's ('Your text')."""
         view = self.session_view(request) if model_set == YOURS else self
         yield from view.generate(model, prompt, length, temperature, top_k, top_p, seed, show_copied)
 
-    def compare_from(self, prompt=None, length=None, temperature=None, top_k=None, top_p=None, seed=None,
-                     with_baseline=False, show_copied=False, model_set=BUNDLED, request: gr.Request = None):
+    def compare_from(self, prompt, length, temperature, top_k, top_p, seed, with_baseline=False, show_copied=False,
+                     model_set=BUNDLED, request: gr.Request = None):
         """compare, from the bundled models or from this visitor's, laid out in the page's columns by model type."""
         if model_set != YOURS:
             yield from self.compare(prompt, length, temperature, top_k, top_p, seed, with_baseline, show_copied)
@@ -256,7 +256,7 @@ class View:
             yield (*[texts.get(m.name, missing)[0] for m in self.models],
                    *[texts.get(m.name, missing)[1] for m in self.models], *out[2 * n :])
 
-    def score_from(self, text=None, model_set=BUNDLED, request: gr.Request = None):
+    def score_from(self, text, model_set=BUNDLED, request: gr.Request = None):
         """score, with the bundled models or this visitor's; next-character charts placed by model type."""
         if model_set != YOURS:
             return self.score(text)

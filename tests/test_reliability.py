@@ -88,9 +88,9 @@ def test_a_call_missing_inputs_is_told_which_without_a_traceback_in_the_log(serv
     r = raw_generate(url, ["lstm", PROMPT])
     assert r.status_code == 422
     message = r.json()["detail"][0]["message"]
-    assert message == ("/generate takes 8 inputs, in this order: model, prompt, length, temperature, top_k, top_p, "
-                       "seed, show_copied; this call sent 2, so these are missing: length, temperature, top_k, "
-                       "top_p, seed, show_copied.")
+    assert message == ("/generate takes 9 inputs, in this order: model, prompt, length, temperature, top_k, top_p, "
+                       "seed, show_copied, model_set; this call sent 2, so these are missing: length, temperature, "
+                       "top_k, top_p, seed, show_copied, model_set.")
     r = raw_generate(url, ["lstm", PROMPT, 10, 0.8, 0, 1.0, "3"])  # an older caller, without the trailing option
     assert r.status_code == 200, r.text
     events = httpx.get(url + f"gradio_api/call/generate/{r.json()['event_id']}", timeout=30).text
