@@ -806,8 +806,12 @@ def guard_queue(blocks: gr.Blocks) -> None:
 
 def launch(blocks: gr.Blocks | None = None, **kwargs):
     """Serve a demo (the module's own by default) with the app's theme, styles and keyboard shortcuts (Gradio 6
-    takes them at launch), request bodies capped and few sessions kept (guard.launch_options)."""
-    return (blocks or demo).launch(theme=THEME, css=CSS, js=SHORTCUTS, **(guard.launch_options() | kwargs))
+    takes them at launch), request bodies capped and few sessions kept (guard.launch_options). The Inside tab's
+    held-out statistics are computed in the background meanwhile (several seconds, once)."""
+    blocks = blocks or demo
+    view = blocks.view
+    view._inside_samples().warm(view.inside_models())
+    return blocks.launch(theme=THEME, css=CSS, js=SHORTCUTS, **(guard.launch_options() | kwargs))
 
 
 demo = build_demo(pg.load_app_models())  # the Space serves this

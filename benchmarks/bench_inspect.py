@@ -3,7 +3,8 @@
     python benchmarks/bench_inspect.py [--data ../shared/data/tinyshakespeare.txt] [--torch]
 
 Prints seconds per view and model. The neuron and gate views read a 16,000-character held-out sample once per
-process (cold) and reuse its statistics (warm). --torch also times the LSTM's and GRU's gradient-flow backward
+process (cold) and reuse its statistics (warm); a served app computes them in the background as it launches,
+so what a visitor waits for is the warm column. --torch also times the LSTM's and GRU's gradient-flow backward
 by torch autograd on the same weights (one backward per target), against rnnlm.inspect's numpy sweep.
 """
 from __future__ import annotations

@@ -177,6 +177,22 @@ class Samples:
         self._done: dict[str, tuple] = {}
         self._lock = threading.Lock()
 
+    def warm(self, models: list) -> threading.Thread:
+        """Compute every model's statistics in a background thread (a served app does this once it is up, so a
+        visitor's first neurons or gates view does not wait for them); returns the thread."""
+        def run() -> None:
+            for m in models:
+                if not m.available:
+                    continue
+                try:
+                    self.get(m, "")
+                except ValueError:
+                    pass  # no held-out text here: the view computes on the visitor's passage instead
+
+        thread = threading.Thread(target=run, name="inside-the-models warm-up", daemon=True)
+        thread.start()
+        return thread
+
     def get(self, m, passage: str) -> tuple[ins.Sample, str]:
         """(the sample statistics, where the text came from); the passage stands in when no held-out text is here."""
         with self._lock:
