@@ -26,7 +26,7 @@ from .models.numpy_rnn import NumpyRNN
 from .score import log_softmax
 
 DEPTH = 200  # k = 1..DEPTH characters back in the gradient-flow curve
-TARGETS = 16  # consecutive targets averaged per curve (see gradient_flow and benchmarks/bench_inspect.py)
+TARGETS = 12  # consecutive targets averaged per curve (see gradient_flow and benchmarks/bench_inspect.py)
 DECAY = 1e-3  # the decay distance: where a curve falls below DECAY times its value at k = 1
 MAX_PASSAGE = 1000  # characters of a passage the views read; longer ones are cut with a note
 MAX_SAMPLE = 16_000  # characters of held-out text the neuron and gate statistics read
