@@ -227,8 +227,8 @@ def read_weights(folder: str | os.PathLike, integers: bool = False) -> dict[str,
     return tensors
 
 
-def check_shapes(path: Path, expected: dict[str, tuple], got: dict[str, np.ndarray]) -> None:
-    """A CheckpointError naming the weights file when names or shapes differ from what the config implies."""
+def shape_problems(expected: dict[str, tuple], got: dict[str, np.ndarray]) -> list[str]:
+    """What differs between the tensors got and the names and shapes expected, one phrase each ([] when nothing)."""
     missing = sorted(set(expected) - set(got))
     extra = sorted(set(got) - set(expected))
     problems = []
@@ -239,6 +239,12 @@ def check_shapes(path: Path, expected: dict[str, tuple], got: dict[str, np.ndarr
     for name in sorted(set(expected) & set(got)):
         if tuple(got[name].shape) != tuple(expected[name]):
             problems.append(f"{name} has shape {tuple(got[name].shape)}, expected {tuple(expected[name])}")
+    return problems
+
+
+def check_shapes(path: Path, expected: dict[str, tuple], got: dict[str, np.ndarray]) -> None:
+    """A CheckpointError naming the weights file when names or shapes differ from what the config implies."""
+    problems = shape_problems(expected, got)
     if problems:
         raise CheckpointError(f"{path} does not match {path.with_name(CONFIG_NAME)}: {'; '.join(problems)}")
 

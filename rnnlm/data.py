@@ -14,6 +14,7 @@ window to the next (and detached) is the state of the same stream (truncated BPT
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import urllib.request
@@ -61,6 +62,18 @@ def find_corpus(recorded: str) -> Path | None:
     places = [Path(recorded), Path(os.environ.get("RNNLM_DATA_DIR", "data")) / name, Path("data") / name,
               Path(__file__).resolve().parents[2] / "shared" / "data" / name]
     return next((p for p in places if p.is_file()), None)
+
+
+def corpus_split(training: dict) -> tuple[str, str] | None:
+    """(training, validation) text of the corpus a checkpoint's training settings name (config.training), when
+    that corpus is on this machine (find_corpus); None when it is not. Read once per corpus and split."""
+    return _corpus_split(str(training.get("data", "")), float(training.get("val_fraction", 0.1)))
+
+
+@functools.lru_cache(maxsize=4)
+def _corpus_split(recorded: str, val_fraction: float) -> tuple[str, str] | None:
+    path = find_corpus(recorded)
+    return None if path is None else split(read_text(path), val_fraction)
 
 
 def split(text: str, val_fraction: float = 0.1) -> tuple[str, str]:

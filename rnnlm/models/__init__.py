@@ -98,24 +98,21 @@ register(ModelSpec(
     train_class="rnnlm.models.numpy_rnn:NumpyRNN", run_class="rnnlm.models.numpy_rnn:NumpyRNN",
     defaults=dict(hidden_size=512, num_layers=1, dropout=0.0, seq_len=100, batch_size=64, lr=2e-3),
 ))
-register(ModelSpec(
-    name="lstm", label="LSTM", framework="pytorch",
-    architecture="An LSTM trained in PyTorch: " + _EMBEDDED.format(cell="LSTM", extra=" (forget-gate bias 1)", embed_size="{embed_size}",
-                                                num_layers="{num_layers}", hidden_size="{hidden_size}",
-                                                dropout="{dropout}", vocab_size="{vocab_size}") + ".",
-    train_class="rnnlm.models.torch_rnn:TorchRNN", run_class="rnnlm.models.numpy_cells:CellLM",
-    defaults=dict(hidden_size=512, num_layers=2, dropout=0.25, seq_len=128, batch_size=64, lr=2e-3),
-    runs_in="run one stream at a time in numpy on the same weights (rnnlm/models/numpy_cells.py)",
-))
-register(ModelSpec(
-    name="gru", label="GRU", framework="pytorch",
-    architecture="A GRU trained in PyTorch: " + _EMBEDDED.format(cell="GRU", extra="", embed_size="{embed_size}",
-                                              num_layers="{num_layers}", hidden_size="{hidden_size}",
-                                              dropout="{dropout}", vocab_size="{vocab_size}") + ".",
-    train_class="rnnlm.models.torch_rnn:TorchRNN", run_class="rnnlm.models.numpy_cells:CellLM",
-    defaults=dict(hidden_size=512, num_layers=2, dropout=0.25, seq_len=128, batch_size=64, lr=2e-3),
-    runs_in="run one stream at a time in numpy on the same weights (rnnlm/models/numpy_cells.py)",
-))
+def _cell_spec(name: str, label: str, article: str, extra: str = "") -> ModelSpec:
+    """The LSTM and the GRU: one torch module trains them (the cell is a setting), numpy runs one stream."""
+    sentence = _EMBEDDED.format(cell=label, extra=extra, embed_size="{embed_size}", num_layers="{num_layers}",
+                                hidden_size="{hidden_size}", dropout="{dropout}", vocab_size="{vocab_size}")
+    return ModelSpec(
+        name=name, label=label, framework="pytorch",
+        architecture=f"{article} {label} trained in PyTorch: {sentence}.",
+        train_class="rnnlm.models.torch_rnn:TorchRNN", run_class="rnnlm.models.numpy_cells:CellLM",
+        defaults=dict(hidden_size=512, num_layers=2, dropout=0.25, seq_len=128, batch_size=64, lr=2e-3),
+        runs_in="run one stream at a time in numpy on the same weights (rnnlm/models/numpy_cells.py)",
+    )
+
+
+register(_cell_spec("lstm", "LSTM", "An", " (forget-gate bias 1)"))
+register(_cell_spec("gru", "GRU", "A"))
 register(ModelSpec(
     name="ngram", label="n-gram baseline", framework="numpy",
     architecture=lambda c: (

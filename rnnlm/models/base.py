@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..checkpoint import shape_problems
 from ..config import ModelConfig, TrainConfig
 from ..vocab import Vocab
 
@@ -74,15 +75,6 @@ class LanguageModel(Protocol):
 
 def check_tensors(expected: dict[str, tuple], got: dict[str, np.ndarray]) -> None:
     """Raise ValueError if names or shapes differ from what the model expects."""
-    missing = sorted(set(expected) - set(got))
-    extra = sorted(set(got) - set(expected))
-    problems = []
-    if missing:
-        problems.append(f"missing tensors: {', '.join(missing)}")
-    if extra:
-        problems.append(f"unexpected tensors: {', '.join(extra)}")
-    for name in sorted(set(expected) & set(got)):
-        if tuple(got[name].shape) != tuple(expected[name]):
-            problems.append(f"{name} has shape {tuple(got[name].shape)}, expected {tuple(expected[name])}")
+    problems = shape_problems(expected, got)
     if problems:
         raise ValueError("; ".join(problems))

@@ -10,7 +10,7 @@ import html
 import threading
 from dataclasses import dataclass
 
-from ..data import find_corpus, read_text, split
+from ..data import corpus_split
 from ..memorize import Index
 
 WINDOW = 20  # characters: a copied window this long is not chance
@@ -25,12 +25,8 @@ def training_index(config) -> Index | None:
     recorded = str(config.training.get("data", ""))
     with _lock:
         if recorded not in _indexes:
-            path = find_corpus(recorded)
-            if path is None:
-                _indexes[recorded] = None
-            else:
-                train_text, _ = split(read_text(path), float(config.training.get("val_fraction", 0.1)))
-                _indexes[recorded] = Index(train_text)
+            texts = corpus_split(config.training)
+            _indexes[recorded] = None if texts is None else Index(texts[0])
         return _indexes[recorded]
 
 

@@ -11,7 +11,7 @@ import threading
 import numpy as np
 
 from .. import inspect as ins
-from ..data import find_corpus, read_text, split
+from ..data import corpus_split
 from .live import show_char
 
 PASSAGE_CHARS = 500  # the default passage: this many characters of the held-out text
@@ -23,19 +23,10 @@ FALLBACK_PASSAGE = (
     "them look to it;\nFor if the enemy be near the gate,\nWe shall have need of every man and sword.\n\n"
     "SECOND SENTINEL:\nI go, my lord; but tell me, shall we fight?\n"
 )
-_held_out: dict[str, str | None] = {}
-_lock = threading.Lock()
-
-
 def held_out_text(config) -> str | None:
     """The validation split (the last 10%) of the text config.training["data"] names, or None when not here."""
-    recorded = str(config.training.get("data", ""))
-    with _lock:
-        if recorded not in _held_out:
-            path = find_corpus(recorded)
-            _held_out[recorded] = None if path is None else \
-                split(read_text(path), float(config.training.get("val_fraction", 0.1)))[1]
-        return _held_out[recorded]
+    texts = corpus_split(config.training)
+    return None if texts is None else texts[1]
 
 
 def default_passage(config) -> str:
