@@ -31,6 +31,8 @@ class ModelSpec:
     # -> (model, extra metrics); "module:function" or the function
     integer_weights: bool = False  # its tensors are counts (integers), not float weights
     baseline: bool = False  # a reference for the networks: Score shows it, Compare adds it only when asked
+    sizes: dict = field(default_factory=dict)  # ModelConfig fields per size preset of a training race ("tiny",
+    # "small", "medium"), chosen so every type learns about as fast per CPU second; {}: its defaults
 
     def trainer_type(self) -> type:
         return _resolve(self.train_class)
@@ -97,6 +99,8 @@ register(ModelSpec(
                  "written by hand; the recurrent weights start orthogonal.",
     train_class="rnnlm.models.numpy_rnn:NumpyRNN", run_class="rnnlm.models.numpy_rnn:NumpyRNN",
     defaults=dict(hidden_size=512, num_layers=1, dropout=0.0, seq_len=100, batch_size=64, lr=2e-3),
+    sizes=dict(tiny=dict(hidden_size=128, num_layers=1), small=dict(hidden_size=256, num_layers=1),
+               medium=dict(hidden_size=512, num_layers=1)),
 ))
 def _cell_spec(name: str, label: str, article: str, extra: str = "") -> ModelSpec:
     """The LSTM and the GRU: one torch module trains them (the cell is a setting), numpy runs one stream."""
@@ -108,6 +112,9 @@ def _cell_spec(name: str, label: str, article: str, extra: str = "") -> ModelSpe
         train_class="rnnlm.models.torch_rnn:TorchRNN", run_class="rnnlm.models.numpy_cells:CellLM",
         defaults=dict(hidden_size=512, num_layers=2, dropout=0.25, seq_len=128, batch_size=64, lr=2e-3),
         runs_in="run one stream at a time in numpy on the same weights (rnnlm/models/numpy_cells.py)",
+        sizes=dict(tiny=dict(hidden_size=64, num_layers=1, embed_size=32),
+                   small=dict(hidden_size=128, num_layers=1, embed_size=48),
+                   medium=dict(hidden_size=256, num_layers=2, embed_size=64)),
     )
 
 

@@ -27,15 +27,12 @@ from pathlib import Path
 TURN_SECONDS = 0.2  # CPU seconds a model trains before the next one takes over
 LIVE_VAL_CHARS = 20_000  # validation characters scored at each evaluation: a few hundred ms for three models
 SAMPLE = dict(length=160, temperature=0.8, seed=7)  # the fixed sample drawn at every evaluation
-# Sizes per preset: "rnn" for the vanilla RNN, "*" for every other type (the gated cells); training settings
-# shared. Sized so each model sees the text several times in its share of the budget on one core.
+# Training settings per size preset, shared by every model; each model type's shape per preset is its
+# ModelSpec.sizes. Sized so each model sees the text several times in its share of the budget on one core.
 PRESETS = {
-    "tiny": dict(rnn=dict(hidden_size=128, num_layers=1), other=dict(hidden_size=64, num_layers=1, embed_size=32),
-                 train=dict(seq_len=32, batch_size=16, lr=4e-3)),
-    "small": dict(rnn=dict(hidden_size=256, num_layers=1), other=dict(hidden_size=128, num_layers=1, embed_size=48),
-                  train=dict(seq_len=64, batch_size=32, lr=3e-3)),
-    "medium": dict(rnn=dict(hidden_size=512, num_layers=1), other=dict(hidden_size=256, num_layers=2, embed_size=64),
-                   train=dict(seq_len=64, batch_size=32, lr=2e-3)),
+    "tiny": dict(train=dict(seq_len=32, batch_size=16, lr=4e-3)),
+    "small": dict(train=dict(seq_len=64, batch_size=32, lr=3e-3)),
+    "medium": dict(train=dict(seq_len=64, batch_size=32, lr=2e-3)),
 }
 
 
@@ -94,6 +91,7 @@ class Plan:
 def plan_race(text: str, seconds: float, models=None, size: str = "auto", data: str = "your text") -> Plan:
     """Sizes and settings for racing models (default: every type that trains by steps) on text for seconds."""
     from ..data import split
+    from ..models import MODELS
 
     models = list(models or race_types())
     unknown = [m for m in models if m not in race_types()]
@@ -113,7 +111,7 @@ def plan_race(text: str, seconds: float, models=None, size: str = "auto", data: 
     budget_each = seconds_each * 0.85  # the schedule's length: evaluations take the rest of the wall clock
     entries = []
     for name in models:
-        shape = preset["rnn" if name == "rnn" else "other"]  # the presets' two families, not per-type behaviour
+        shape = MODELS[name].sizes.get(size, {})
         batch = min(preset["train"]["batch_size"], max(1, train_chars // 40))  # a short text: fewer, longer streams
         train = dict(preset["train"], batch_size=batch, data=data, max_iters=None, minutes=budget_each / 60,
                      warmup_iters=20, eval_every=10**9, log_every=10**9, eval_streams=64, seed=1337)
