@@ -11,14 +11,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # runnable as a plain script
 
-from rnnlm import generate, load_model  # noqa: E402
+from rnnlm import checkpoint, generate, load_model  # noqa: E402
 from rnnlm.config import ModelConfig, TrainConfig  # noqa: E402
 from rnnlm.train import new_model_config, train  # noqa: E402
 
@@ -144,6 +146,53 @@ def serve_app(models):
         yield demo, url
     finally:
         demo.close()
+
+
+# --- the app through its API (gradio_client) ----------------------------------------------------------
+
+PROMPT = "BRUTUS:\n"
+OK = dict(length=40, temperature=0.8, top_k=0, top_p=1.0, seed="5")  # valid settings to vary one at a time
+
+
+def api_generate(client, prompt=PROMPT, model="lstm", **changes):
+    """(text, stats, notes) of /generate; the copies view is left out."""
+    s = OK | changes
+    return client.predict(model, prompt, s["length"], s["temperature"], s["top_k"], s["top_p"], s["seed"],
+                          api_name="/generate")[:3]
+
+
+def api_compare(client, prompt=PROMPT, **changes):
+    s = OK | changes
+    return client.predict(prompt, s["length"], s["temperature"], s["top_k"], s["top_p"], s["seed"], api_name="/compare")
+
+
+# --- the command line in a subprocess, and crashes between file operations ---------------------------
+
+
+def rnnlm(*args, cwd):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-m", "rnnlm", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=240)
+
+
+class Crash(Exception):
+    """Stands for a kill -9 before a file operation."""
+
+
+def crash_before(monkeypatch, k: int) -> dict:
+    """Make the k-th file operation of rnnlm.checkpoint (1-based) raise Crash; ops["n"] counts them."""
+    ops = {"n": 0}
+    for name in ("_write_new", "_replace", "_remove_tree"):
+        real = getattr(checkpoint, name)
+
+        def wrapped(*args, real=real):
+            ops["n"] += 1
+            if ops["n"] == k:
+                raise Crash
+            return real(*args)
+
+        monkeypatch.setattr(checkpoint, name, wrapped)
+    return ops
 
 
 def main() -> int:

@@ -14,11 +14,9 @@ from gradio_client.exceptions import AppError
 
 from rnnlm import MODELS
 from rnnlm import playground as pg
-from tests.support import MODEL_TYPES, REPO, make_tiny_checkpoints, serve_app, served
-
-PROMPT = "BRUTUS:\n"
-OK = dict(length=40, temperature=0.8, top_k=0, top_p=1.0, seed="5")  # valid settings to vary one at a time
-
+from tests.support import MODEL_TYPES, OK, PROMPT, REPO, make_tiny_checkpoints, serve_app, served
+from tests.support import api_compare as compare
+from tests.support import api_generate as generate
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
@@ -29,18 +27,6 @@ def folders(tmp_path_factory):
 def client(folders):
     with serve_app(served(folders)) as (_, url):
         yield Client(url, verbose=False)
-
-
-def generate(client, prompt=PROMPT, model="lstm", **changes):
-    """(text, stats, notes) of /generate; the copies view is left out."""
-    s = OK | changes
-    return client.predict(model, prompt, s["length"], s["temperature"], s["top_k"], s["top_p"], s["seed"],
-                          api_name="/generate")[:3]
-
-
-def compare(client, prompt=PROMPT, **changes):
-    s = OK | changes
-    return client.predict(prompt, s["length"], s["temperature"], s["top_k"], s["top_p"], s["seed"], api_name="/compare")
 
 
 # --- what a visitor relies on ---------------------------------------------------------------------

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
-from rnnlm import checkpoint, store
+from rnnlm import store
 from rnnlm.checkpoint import CheckpointError
 from rnnlm.store import CheckpointWarning
 from rnnlm.models import build_model
-from tests.support import tiny_config
+from tests.support import Crash, crash_before, tiny_config
 
 
 @pytest.fixture
@@ -71,26 +71,6 @@ def test_missing_folder_is_a_clear_error(tmp_path):
 
 
 # --- crashes: a save killed between any two file operations --------------------------------------
-
-
-class Crash(Exception):
-    """Stands for a kill -9 before a file operation."""
-
-
-def crash_before(monkeypatch, k: int) -> dict:
-    """Make the k-th file operation of rnnlm.checkpoint (1-based) raise Crash; ops["n"] counts them."""
-    ops = {"n": 0}
-    for name in ("_write_new", "_replace", "_remove_tree"):
-        real = getattr(checkpoint, name)
-
-        def wrapped(*args, real=real):
-            ops["n"] += 1
-            if ops["n"] == k:
-                raise Crash
-            return real(*args)
-
-        monkeypatch.setattr(checkpoint, name, wrapped)
-    return ops
 
 
 def test_a_save_killed_at_any_file_operation_leaves_the_old_or_the_new_checkpoint(model_type, tmp_path, monkeypatch):

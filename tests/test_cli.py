@@ -6,13 +6,7 @@ import os
 import subprocess
 import sys
 
-from tests.support import REPO
-
-
-def rnnlm(*args, cwd):
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, "-m", "rnnlm", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=240)
+from tests.support import REPO, rnnlm
 
 
 def test_train_sample_score_resume(corpus, tmp_path):

@@ -21,8 +21,9 @@ from rnnlm.playground import guard
 from tests.hubserver import fake_hub_env
 import app
 from tests.support import REPO, MODEL_TYPES, make_tiny_checkpoints, serve_app, served, tiny, trained_folder
-from tests.test_app import OK, PROMPT, compare, generate
-from tests.test_cli import rnnlm
+from tests.support import OK, PROMPT, rnnlm
+from tests.support import api_compare as compare
+from tests.support import api_generate as generate
 
 
 @pytest.fixture(scope="module")

@@ -103,7 +103,7 @@ def test_a_run_killed_at_any_file_operation_samples_and_resumes_exactly(corpus, 
     """kill -9 between any two file operations of the best-model save or of resume/: the folder samples, and
     --resume (or a fresh start, when no resume point was written yet) ends bit-identical."""
     from rnnlm import cli
-    from tests.test_checkpoint import Crash, crash_before
+    from tests.support import Crash, crash_before
 
     cfg = TrainConfig(data=str(corpus), max_iters=6, eval_every=3, log_every=1, batch_size=4, seq_len=16,
                       warmup_iters=1, seed=3)
