@@ -144,6 +144,16 @@ def cut_jsonl(path: Path, step: int) -> None:
     checkpoint.write_atomic(path, "".join(r + "\n" for r in rows))
 
 
+def split_ids(text: str, config: ModelConfig, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The training and validation splits of text as the model's token ids; a clear error when too short."""
+    train_text, val_text = split(text, cfg.val_fraction)
+    vocab = make_vocab(config)
+    train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text)
+    if len(val_ids) < 2:
+        raise ValueError(f"{cfg.data}: the validation split is empty; the corpus is too short")
+    return train_ids, val_ids
+
+
 def new_model_config(model_type: str, vocab: str, **overrides) -> ModelConfig:
     """A ModelConfig with the model type's defaults, overridden where given (None = default)."""
     fields = {k: v for k, v in spec_for(model_type).defaults.items() if k in ModelConfig.__dataclass_fields__}
@@ -304,11 +314,7 @@ def train(
         for stale in ("log.jsonl", "timelapse.jsonl"):
             (out / stale).unlink(missing_ok=True)
         model, optimizer, carried, prog = build_model(model_config, seed=cfg.seed), None, None, Progress()
-    train_text, val_text = split(text if text is not None else read_text(cfg.data), cfg.val_fraction)
-    vocab = make_vocab(model.config)
-    train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text)
-    if len(val_ids) < 2:
-        raise ValueError(f"{cfg.data}: the validation split is empty; the corpus is too short")
+    train_ids, val_ids = split_ids(text if text is not None else read_text(cfg.data), model.config, cfg)
     run = Run(out, cfg, model, prog, train_ids, val_ids)
     if resume:
         run.trainer.load_optimizer_tensors(optimizer)
@@ -325,11 +331,7 @@ def fit(out: str | Path, cfg: TrainConfig, model_config: ModelConfig, text: str 
     text = read_text(cfg.data) if text is None else text
     config = ModelConfig.from_dict(model_config.to_dict())
     config.vocab = config.vocab or "".join(sorted(set(text)))
-    vocab = make_vocab(config)
-    train_text, val_text = split(text, cfg.val_fraction)
-    train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text)
-    if len(val_ids) < 2:
-        raise ValueError(f"{cfg.data}: the validation split is empty; the corpus is too short")
+    train_ids, val_ids = split_ids(text, config, cfg)
     start = time.perf_counter()
     model, extra = spec_for(config.model_type).fitter()(config, train_ids, val_ids)
     val = evaluate(model, val_ids, cfg.eval_streams)
