@@ -144,6 +144,14 @@ def cut_jsonl(path: Path, step: int) -> None:
     checkpoint.write_atomic(path, "".join(r + "\n" for r in rows))
 
 
+def new_run_folder(out: Path) -> None:
+    """Make out ready for a new run: created, any interrupted save finished, the last run's logs gone."""
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint.repair(out)
+    for stale in ("log.jsonl", "timelapse.jsonl"):
+        (out / stale).unlink(missing_ok=True)
+
+
 def split_ids(text: str, config: ModelConfig, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
     """The training and validation splits of text as the model's token ids; a clear error when too short."""
     train_text, val_text = split(text, cfg.val_fraction)
@@ -309,10 +317,7 @@ def train(
         model_config = ModelConfig.from_dict(model_config.to_dict())  # the run's own copy: it records metrics
         if not model_config.vocab:
             model_config.vocab = "".join(sorted(set(text)))
-        out.mkdir(parents=True, exist_ok=True)
-        checkpoint.repair(out)
-        for stale in ("log.jsonl", "timelapse.jsonl"):
-            (out / stale).unlink(missing_ok=True)
+        new_run_folder(out)
         model, optimizer, carried, prog = build_model(model_config, seed=cfg.seed), None, None, Progress()
     train_ids, val_ids = split_ids(text if text is not None else read_text(cfg.data), model.config, cfg)
     run = Run(out, cfg, model, prog, train_ids, val_ids)
@@ -339,10 +344,7 @@ def fit(out: str | Path, cfg: TrainConfig, model_config: ModelConfig, text: str 
     model.config.training = {"data": cfg.data, "val_fraction": cfg.val_fraction, "eval_streams": cfg.eval_streams}
     model.config.metrics = dict(val_nats_per_char=val, val_bits_per_char=val / math.log(2), step=0,
                                 chars_seen=len(train_ids), train_seconds=round(seconds, 1), **extra)
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoint.repair(out)
-    for stale in ("log.jsonl", "timelapse.jsonl"):
-        (out / stale).unlink(missing_ok=True)
+    new_run_folder(out)
     store.save(model, out)
     append_jsonl(out / "log.jsonl", dict(step=0, chars=len(train_ids), seconds=round(seconds, 2), val_loss=val))
     append_jsonl(out / "timelapse.jsonl", dict(fraction=1.0, step=0, chars=len(train_ids), seconds=round(seconds, 1),

@@ -131,11 +131,10 @@ class Racer:
     """The runs of one race and the turn-taking between them."""
 
     def __init__(self, text: str, plan: Plan, out: Path):
-        from .. import checkpoint
         from ..config import ModelConfig, TrainConfig
         from ..data import split
         from ..models import build_model
-        from ..train import Progress, Run, new_model_config
+        from ..train import Progress, Run, new_model_config, new_run_folder
         from ..vocab import make_vocab
 
         self.plan, self.out = plan, Path(out)
@@ -144,10 +143,7 @@ class Racer:
         self.runs, self.cpu, self.points = {}, {}, {}
         for e in plan.entries:
             folder = self.out / e.name
-            folder.mkdir(parents=True, exist_ok=True)
-            checkpoint.repair(folder)
-            for stale in ("log.jsonl", "timelapse.jsonl"):
-                (folder / stale).unlink(missing_ok=True)
+            new_run_folder(folder)
             cfg = TrainConfig(**e.train)
             config: ModelConfig = new_model_config(e.name, vocab_chars, **e.model)
             model = build_model(config, seed=cfg.seed)
