@@ -548,7 +548,8 @@ def score_tab(view: View) -> None:
                     "choosing among that many characters. Text unlike the training text (modern office English, "
                     "random letters) costs every model more bits, the weakest model most."
                 )
-        table = gr.Dataframe(headers=pg.SCORE_HEADERS, label="how surprised each model is", interactive=False)
+        table = gr.Dataframe(headers=pg.SCORE_HEADERS, label="how surprised each model is", interactive=False,
+                             elem_id="score-table")
         gr.Markdown(
             "**Where the models differ:** the best and the worst network on your text, character by character "
             "(hover for both probabilities). The first letters of words and names surprise every model; look for "
@@ -841,6 +842,13 @@ CSS = pg.heatmap_css() + """
   font-family: ui-monospace, SFMono-Regular, monospace; }
 @media (max-width: 600px) {  /* a phone: a smaller title leaves more of the first screen to the tabs */
   h1 { font-size: 1.5em !important; }
+  /* the score table in the phone's width, not scrolling sideways: perplexity and nats/char (bits/char in other
+     terms) and chars scored left out */
+  #score-table :is(th, td):is(:nth-child(3), :nth-child(4), :nth-child(5)) { display: none !important; }
+  #score-table :is(th, td) { min-width: 0 !important; width: auto !important; max-width: none !important;
+    padding: 4px !important; }
+  #score-table :is(th, th *) { white-space: normal !important; }
+  #score-table table { width: 100% !important; font-size: .8em; }
 }
 *:focus-visible, input[type=range]:focus, textarea:focus, input:focus {
   outline: 3px solid #4338ca !important; outline-offset: 2px; }

@@ -110,11 +110,13 @@ def model_facts(m: Served) -> str:
         return "unavailable"
     n = m.model.num_params()
     size = f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.0f}K"
-    unit = "stored counts" if m.name in MODELS and MODELS[m.name].fit is not None else "parameters"
+    counted = m.name in MODELS and MODELS[m.name].fit is not None  # the n-gram: counted, not trained
+    unit = "stored counts" if counted else "parameters"
     bits = m.metrics.get("val_bits_per_char")
     val = f"{bits:.3f} bits/char on held-out text" if bits is not None else "no held-out figure recorded"
     seconds = m.metrics.get("train_seconds")
-    took = "" if seconds is None else f" · {seconds / 60:.0f} min of training" if seconds >= 60 else f" · {seconds:.0f} s to count"
+    doing = "to count" if counted else "of training"
+    took = "" if seconds is None else f" · {seconds / 60:.0f} min {doing}" if seconds >= 60 else f" · {seconds:.0f} s {doing}"
     return f"{size} {unit} · {val}{took}"
 
 
