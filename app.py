@@ -842,13 +842,18 @@ CSS = pg.heatmap_css() + """
   font-family: ui-monospace, SFMono-Regular, monospace; }
 @media (max-width: 600px) {  /* a phone: a smaller title leaves more of the first screen to the tabs */
   h1 { font-size: 1.5em !important; }
-  /* the score table in the phone's width, not scrolling sideways: perplexity and nats/char (bits/char in other
-     terms) and chars scored left out */
-  #score-table :is(th, td):is(:nth-child(3), :nth-child(4), :nth-child(5)) { display: none !important; }
-  #score-table :is(th, td) { min-width: 0 !important; width: auto !important; max-width: none !important;
-    padding: 4px !important; }
-  #score-table :is(th, th *) { white-space: normal !important; }
-  #score-table table { width: 100% !important; font-size: .8em; }
+  /* the tables in the phone's width, not scrolling sideways: the score table without perplexity, nats/char (both
+     bits/char in other terms) and chars scored; the race's without CPU seconds, steps, characters and train loss */
+  #score-table :is(th, td):is(:nth-child(3), :nth-child(4), :nth-child(5)),
+  #train-table :is(th, td):is(:nth-child(3), :nth-child(4), :nth-child(5), :nth-child(8)) { display: none !important; }
+  :is(#score-table, #train-table) :is(th, td) { min-width: 0 !important; width: auto !important;
+    max-width: none !important; padding: 4px !important; }
+  :is(#score-table, #train-table) :is(th, th *) { white-space: normal !important; }
+  :is(#score-table, #train-table) table { width: 100% !important; font-size: .8em; }
+  /* the temperature x model grid: one cell under another, each naming its model */
+  .sample-grid, .sample-grid :is(tbody, tr, th, td) { display: block; }
+  .sample-grid tr.heads { display: none; }
+  .sample-grid td::before { content: attr(data-model); display: block; font-weight: 600; }
 }
 *:focus-visible, input[type=range]:focus, textarea:focus, input:focus {
   outline: 3px solid #4338ca !important; outline-offset: 2px; }

@@ -116,7 +116,8 @@ def model_facts(m: Served) -> str:
     val = f"{bits:.3f} bits/char on held-out text" if bits is not None else "no held-out figure recorded"
     seconds = m.metrics.get("train_seconds")
     doing = "to count" if counted else "of training"
-    took = "" if seconds is None else f" · {seconds / 60:.0f} min {doing}" if seconds >= 60 else f" · {seconds:.0f} s {doing}"
+    took = ("" if seconds is None else f" · {seconds / 60:.0f} min {doing}" if seconds >= 60
+            else f" · {seconds:.0f} s {doing}")
     return f"{size} {unit} · {val}{took}"
 
 
