@@ -851,8 +851,9 @@ CSS = pg.heatmap_css() + """
   :is(#score-table, #train-table) :is(th, th *) { white-space: normal !important; }
   :is(#score-table, #train-table) table { width: 100% !important; font-size: .8em; }
   /* the temperature x model grid: one cell under another, each naming its model */
-  .sample-grid, .sample-grid :is(tbody, tr, th, td) { display: block; }
-  .sample-grid tr.heads { display: none; }
+  .sample-grid, .sample-grid caption, .sample-grid tbody, .sample-grid tr, .sample-grid th, .sample-grid td {
+    display: block; }
+  .sample-grid tr.heads { display: none !important; }
   .sample-grid td::before { content: attr(data-model); display: block; font-weight: 600; }
 }
 *:focus-visible, input[type=range]:focus, textarea:focus, input:focus {
