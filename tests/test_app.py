@@ -68,6 +68,22 @@ def test_score_returns_finite_figures_heat_map_and_next_characters(client):
         assert len(probs) == 10 and probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-9
 
 
+def test_the_api_page_snippets_parse_and_run_as_shown_with_every_output_named(client):
+    import httpx
+
+    info = httpx.get(f"{client.src.rstrip('/')}/gradio_api/info", timeout=30).json()["named_endpoints"]
+    snippets = {name: e["code_snippets"]["python"] for name, e in info.items()}  # what "Use via API" shows
+    for name, code in snippets.items():
+        compile(code, f"the {name} snippet", "exec")
+        assert all(not r["label"].startswith("value_") for r in info[name]["returns"]), f"{name}: an unnamed output"
+    for name in ("/generate", "/compare", "/score", "/inside_gradients"):
+        scope = {}
+        exec(snippets[name], scope)  # as shown: the snippet names this server
+        assert scope["result"], name
+    prompt = info["/generate"]["parameters"][1]
+    assert prompt["parameter_name"] == "prompt" and "\n" not in prompt["parameter_default"]
+
+
 # --- bad input: a clamped value and a note naming it, or a clear error ----------------------------
 
 CLAMPS = [
