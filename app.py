@@ -122,16 +122,18 @@ class View:
         raise fail(f"unknown model {str(name)[:40]!r}; choose one of: {', '.join(m.name for m in self.models)}")
 
     def generate(self, model, prompt, length, temperature, top_k, top_p, seed, show_copied=False):
-        """Stream one model's text: (prompt + continuation, stats, notes, copied-from-training view)."""
+        """Stream one model's continuation of the prompt: (continuation, stats, notes, copied-from-training view).
+
+        The continuation alone, as /compare gives each model's: the page shows the prompt's end above it."""
         m = self.pick_model(model)
         req = checked(prompt, length, temperature, top_k, top_p, seed)
         pg.check_known(req.prompt, m.model.vocab, req.notes)
         notes = notes_markdown(req.notes)
         c = None
         for c in pg.generate_stream(m, req.prompt, req.settings):
-            yield req.prompt + c.text, f"{pg.column_stats(c)}  \n{req.summary()}", notes, ""
+            yield c.text, f"{pg.column_stats(c)}  \n{req.summary()}", notes, ""
         if c is not None and show_copied is True:
-            yield req.prompt + c.text, f"{pg.column_stats(c)}  \n{req.summary()}", notes, self.copies([(m, c.text)])
+            yield c.text, f"{pg.column_stats(c)}  \n{req.summary()}", notes, self.copies([(m, c.text)])
 
     def copies(self, texts: list[tuple[pg.Served, str]]) -> str:
         """Each generated text with the stretches it shares with its model's training text marked."""
@@ -458,7 +460,9 @@ def generate_tab(view: View) -> None:
                 with more:
                     copied = copied_toggle("generate")
             with gr.Column(scale=3, min_width=320):
-                text = gr.Textbox(label="your prompt, then the model's continuation", lines=14, max_lines=24,
+                after = gr.HTML(prompt_end_html(DEFAULT_PROMPT, "The model"), elem_id="generate-after",
+                                label="the end of the prompt")
+                text = gr.Textbox(label="the model's continuation", lines=12, max_lines=24,
                                   interactive=False, autoscroll=True, buttons=["copy"], elem_id="generate-output")
                 stats = gr.Markdown(elem_classes="stats", label="speed and settings")
                 notes = gr.Markdown(elem_classes="notes", label="notes")
@@ -470,8 +474,9 @@ def generate_tab(view: View) -> None:
             "to 0.2 and the model repeats its favourite words; raise it to 1.5 and it invents new ones."
         )
     button.click(view.generate_from, [model, prompt, *settings, copied, model_set], [text, stats, notes, copies],
-                 api_name="generate",
-                 preprocess=False, show_progress="minimal", **MODELS_RUN)
+                 api_name="generate", preprocess=False, show_progress="minimal", **MODELS_RUN)
+    button.click(lambda p: prompt_end_html(p, "The model"), [prompt], [after], api_visibility="private", queue=False,
+                 preprocess=False, show_progress="hidden")
 
 
 def compare_button_label(view: View) -> str:
@@ -481,11 +486,15 @@ def compare_button_label(view: View) -> str:
     return f"{label} (Ctrl+Enter)"
 
 
-def prompt_tail_html(prompt) -> str:
-    """The end of the prompt, shown once above the compare columns: each column's text starts where it stops."""
-    lines = str(prompt or "")[-MAX_PROMPT:].split("\n")
+def prompt_end_html(prompt, who: str = "Each column") -> str:
+    """The end of the prompt, dimmed, shown once above the continuations (Generate's, Compare's columns), which
+    start where it stops: the continuations hold only what the models wrote."""
+    prompt = str(prompt or "")[-MAX_PROMPT:]
+    if not prompt:
+        return f'<div class="prompt-end">{who} starts after a newline: your prompt is empty.</div>'
+    lines = prompt.split("\n")
     tail = ("…" if len(lines) > 3 else "") + "\n".join(lines[-3:])[-240:]
-    return f'<div class="cmp-after">Each column continues your prompt, which ends:<pre>{html.escape(tail)}</pre></div>'
+    return f'<div class="prompt-end">{who} continues your prompt, which ends:<pre>{html.escape(tail)}</pre></div>'
 
 
 def compare_tab(view: View) -> None:
@@ -502,7 +511,7 @@ def compare_tab(view: View) -> None:
                                            elem_id="compare-baseline", visible=bool(view.baselines),
                                            info="A count-based model: how much do the networks beat counting?")
                     copied = copied_toggle("compare")
-        after = gr.HTML(prompt_tail_html(DEFAULT_PROMPT), elem_id="compare-after", label="the end of the prompt")
+        after = gr.HTML(prompt_end_html(DEFAULT_PROMPT), elem_id="compare-after", label="the end of the prompt")
         with gr.Row(equal_height=True):
             texts, stats, baseline_columns = [], [], []
             for m in view.models:
@@ -527,7 +536,8 @@ def compare_tab(view: View) -> None:
         gr.Examples(EXAMPLES, [prompt], label="Try these prompts (click one, then Compare)")
     button.click(view.compare_from, [prompt, *settings, baseline, copied, model_set], [*texts, *stats, notes, copies],
                  api_name="compare", preprocess=False, show_progress="minimal", **MODELS_RUN)
-    button.click(prompt_tail_html, [prompt], [after], api_visibility="private", queue=False, preprocess=False)
+    button.click(prompt_end_html, [prompt], [after], api_visibility="private", queue=False, preprocess=False,
+                 show_progress="hidden")
     if baseline_columns:
         baseline.change(lambda on: [gr.Column(visible=on is True) for _ in baseline_columns], [baseline],
                         baseline_columns, api_visibility="private", concurrency_limit=None, preprocess=False)
@@ -838,8 +848,8 @@ CSS = pg.heatmap_css() + """
 .sample-grid caption { caption-side: top; text-align: left; padding: .4em 0; opacity: .8; }
 .copies pre { white-space: pre-wrap; font-family: ui-monospace, SFMono-Regular, monospace; }
 .copies mark { background: #ffd54f; color: #1a1a1a; }
-.cmp-after { font-size: .9em; color: var(--body-text-color-subdued); }
-.cmp-after pre { margin: .2em 0 0; padding: .2em .6em; border-left: 3px solid var(--color-accent); white-space: pre-wrap;
+.prompt-end { font-size: .9em; color: var(--body-text-color-subdued); }
+.prompt-end pre { margin: .2em 0 0; padding: .2em .6em; border-left: 3px solid var(--color-accent); white-space: pre-wrap;
   font-family: ui-monospace, SFMono-Regular, monospace; }
 @media (max-width: 600px) {  /* a phone: a smaller title leaves more of the first screen to the tabs */
   h1 { font-size: 1.5em !important; }

@@ -38,7 +38,7 @@ def test_generate_streams_partial_updates_before_the_final_text(client):
     final = job.result()[0]
     assert len(texts) >= 4, "expected several partial updates"
     assert all(final.startswith(t) for t in texts) and len(set(map(len, texts))) == len(texts)  # growing prefixes
-    assert final.startswith(PROMPT) and len(final) == len(PROMPT) + 300
+    assert len(final) == 300  # the continuation alone, as /compare gives it: the page shows the prompt above
     assert "chars/s" in job.result()[1]
 
 
@@ -55,7 +55,7 @@ def test_compare_columns_share_one_random_stream_with_generate(client):
     # one uniform per character, seeded alike: a column of compare is what generate gives that model
     texts = compare(client, seed="9")[:3]
     for name, text in zip(MODEL_TYPES, texts):
-        assert generate(client, model=name, seed="9")[0] == PROMPT + text
+        assert generate(client, model=name, seed="9")[0] == text
 
 
 def test_score_returns_finite_figures_heat_map_and_next_characters(client):
@@ -87,10 +87,10 @@ def test_the_api_page_snippets_parse_and_run_as_shown_with_every_output_named(cl
 # --- bad input: a clamped value and a note naming it, or a clear error ----------------------------
 
 CLAMPS = [
-    (dict(length=0), "length 0 is below 1", lambda text: len(text) == len(PROMPT) + 1),
-    (dict(length=-5), "length -5 is below 1", lambda text: len(text) == len(PROMPT) + 1),
-    (dict(length=1e6), "length 1,000,000 is above 2,000", lambda text: len(text) == len(PROMPT) + 2000),
-    (dict(length=12.5), "length 12.5 is not a whole number", lambda text: len(text) == len(PROMPT) + 12),
+    (dict(length=0), "length 0 is below 1", lambda text: len(text) == 1),
+    (dict(length=-5), "length -5 is below 1", lambda text: len(text) == 1),
+    (dict(length=1e6), "length 1,000,000 is above 2,000", lambda text: len(text) == 2000),
+    (dict(length=12.5), "length 12.5 is not a whole number", lambda text: len(text) == 12),
     (dict(temperature=-1), "temperature -1 is below 0", None),
     (dict(temperature="NaN"), "temperature nan is not a number", None),  # JSON has no NaN: API callers send text
     (dict(temperature=100), "temperature 100 is above 2", None),
@@ -108,7 +108,7 @@ CLAMPS = [
 def test_out_of_range_inputs_are_clamped_with_a_note_naming_them(client, change, message, check):
     text, stats, notes = generate(client, **change)
     assert message in notes
-    assert text.startswith(PROMPT) and len(text) > len(PROMPT)
+    assert text  # the request still ran
     if check:
         assert check(text)
 
@@ -146,7 +146,7 @@ def test_a_long_prompt_is_cut_to_its_end(client):
     prompt = "BRUTUS:\nThe night is long.\n" * (200_000 // 26)  # under the request cap (a bigger one is refused)
     text, _, notes = generate(client, prompt=prompt)
     assert "using its last 2,000" in notes
-    assert text.startswith(prompt[-2000:]) and len(text) == 2000 + OK["length"]
+    assert text == generate(client, prompt=prompt[-2000:])[0] and len(text) == OK["length"]
 
 
 def test_unknown_model_is_an_error_naming_the_choices(client):

@@ -64,7 +64,7 @@ def test_an_oversized_request_is_refused_unread_and_the_server_keeps_serving(ser
     with pytest.raises(httpx.HTTPStatusError, match="413"):
         generate(client, prompt="a" * (guard.MAX_REQUEST_BYTES + 1))
     text, _, notes = generate(client)  # the same server still serves
-    assert text.startswith(PROMPT) and len(text) == len(PROMPT) + OK["length"]
+    assert len(text) == OK["length"]
 
 
 def test_the_largest_useful_input_fits_under_the_cap(server):
@@ -137,7 +137,7 @@ def test_a_flooding_session_is_refused_beyond_its_cap_while_another_session_is_s
     finally:
         release.set()
     expected = other.result()[0]
-    assert expected.startswith(PROMPT) and len(expected) == len(PROMPT) + 40
+    assert len(expected) == 40
     assert first.result()[0] == expected and all(job.result()[0] == expected for job in more if job not in refused)
 
 
