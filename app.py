@@ -35,6 +35,7 @@ from rnnlm.playground import racejobs
 from rnnlm.playground.race import race_types
 from rnnlm.playground.raceplot import race_png
 
+LN2 = math.log(2)  # the races record nats/char; the page shows bits/char (nats / ln 2)
 NO_MODEL = "No model is available: the list at the top of the page says why for each."
 # One model request at a time, using every core: a batch-1 step is memory-bound, so two requests on
 # two cores finish no sooner, and each waits on the other (measured: compare 1.1 s alone on 2 threads,
@@ -303,14 +304,14 @@ class View:
         labels = {m: MODELS[m].label for m in race_types()}
         figure = gr.skip()
         if new_points and job.points:
-            title = f"validation (solid) and training (faint) nats/char · {job.plan.size} models"
+            title = f"validation (solid) and training (faint) bits/char · {job.plan.size} models"
             figure = Image.open(io.BytesIO(race_png(job.points, labels, title, vocab_size=job.vocab_size)))
         rows = []
         for name, points in job.points.items():
             last = points[-1]
-            train = f"{last['train']:.3f}" if last.get("train") is not None else ""
+            train = f"{last['train'] / LN2:.3f}" if last.get("train") is not None else ""
             rows.append([labels.get(name, name), f"{last['params']:,}", last["seconds"], last["steps"],
-                         f"{last['chars']:,}", round(last["val"], 4), round(last["best"], 4), train])
+                         f"{last['chars']:,}", round(last["val"] / LN2, 4), round(last["best"] / LN2, 4), train])
         samples = [(job.points.get(m) or [{}])[-1].get("sample", "") for m in race_types()]
         finished_ok = job.finished and self.races.sessions.get(job.session) is not None \
             and self.races.sessions.get(job.session).job is job
@@ -656,10 +657,10 @@ def train_tab(view: View, demo: gr.Blocks) -> None:
                     stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
             with gr.Column(scale=3):
                 status = gr.Markdown(elem_id="train-status", label="race status")
-                figure = gr.Image(label="the race: nats/char against training seconds", type="pil", show_label=False,
+                figure = gr.Image(label="the race: bits/char against training seconds", type="pil", show_label=False,
                                   elem_id="train-plot", interactive=False)
                 table = gr.Dataframe(headers=["model", "parameters", "CPU seconds", "steps", "characters seen",
-                                              "val nats/char", "best val", "train nats/char"],
+                                              "val bits/char", "best val", "train bits/char"],
                                      label="latest evaluation", interactive=False, elem_id="train-table")
         with gr.Row(equal_height=True):
             samples = [gr.Textbox(label=f"{MODELS[m].label}: sample (same prompt and seed each time)", lines=7,
@@ -722,8 +723,8 @@ def inside_tab(view: View) -> None:
             flow_text = row("gradient flow")
 
         gr.Markdown("### 2. What did it look at?\nThe influence of every character read on one prediction, "
-                    "as gradient × input: the first-order change in log p if that character's input were zeroed. "
-                    "Below, each model's five likeliest next characters at temperature 0.5, 1 and 1.5.")
+                    "as gradient × input: the first-order change in log₂ p, in bits, if that character's input were "
+                    "zeroed. Below, each model's five likeliest next characters at temperature 0.5, 1 and 1.5.")
         position = gr.Slider(1, ins_view.ins.MAX_PASSAGE, value=min(len(passage), 300), step=1,
                              label="predict after this many characters", elem_id="inside-position")
         heat = gr.HTML(elem_id="inside-heat", label="influence of each character read")
@@ -853,9 +854,9 @@ CSS = pg.heatmap_css() + """
   font-family: ui-monospace, SFMono-Regular, monospace; }
 @media (max-width: 600px) {  /* a phone: a smaller title leaves more of the first screen to the tabs */
   h1 { font-size: 1.5em !important; }
-  /* the tables in the phone's width, not scrolling sideways: the score table without perplexity, nats/char (both
-     bits/char in other terms) and chars scored; the race's without CPU seconds, steps, characters and train loss */
-  #score-table :is(th, td):is(:nth-child(3), :nth-child(4), :nth-child(5)),
+  /* the tables in the phone's width, not scrolling sideways: the score table without perplexity (bits/char in other
+     terms) and chars scored; the race's without CPU seconds, steps, characters and train loss */
+  #score-table :is(th, td):is(:nth-child(3), :nth-child(4)),
   #train-table :is(th, td):is(:nth-child(3), :nth-child(4), :nth-child(5), :nth-child(8)) { display: none !important; }
   :is(#score-table, #train-table) :is(th, td) { min-width: 0 !important; width: auto !important;
     max-width: none !important; padding: 4px !important; }

@@ -84,6 +84,12 @@ def test_the_api_page_snippets_parse_and_run_as_shown_with_every_output_named(cl
     assert prompt["parameter_name"] == "prompt" and "\n" not in prompt["parameter_default"]
 
 
+def test_the_score_table_speaks_bits(folders):
+    assert not any("nats" in h for h in pg.SCORE_HEADERS)
+    (m, s), = pg.score_all(served(folders)[:1], "BRUTUS:\nThe night is long.")
+    assert pg.score_rows([(m, s)])[0][1] == round(s.nats_per_char / math.log(2), 4)
+
+
 # --- bad input: a clamped value and a note naming it, or a clear error ----------------------------
 
 CLAMPS = [
@@ -166,7 +172,7 @@ def test_unscorable_text_is_an_error(client, text, message):
 def test_scoring_a_long_text_scores_its_start_and_skipped_characters_are_listed(client):
     table, _, *_, notes = client.predict("BRUTUS 😀:\n" * 8_000, api_name="/score")
     assert "scoring its first 5,000" in notes and "U+1F600" in notes
-    assert all(row[4] > 4000 for row in table["data"])  # chars scored
+    assert all(row[3] > 4000 for row in table["data"])  # chars scored
 
 
 # --- the gallery and the models' cards, read from the checkpoint folders ---------------------------

@@ -234,6 +234,8 @@ def test_every_tab_passes_a_contrast_check_and_names_its_controls(browser, url, 
         page.screenshot(path=str(shots / f"desktop-{scheme}-{slug(tab)}.png"), full_page=True)
         failures = page.evaluate(CONTRAST)
         assert failures == [], f"{tab} ({scheme}): text below WCAG AA contrast: {failures[:5]}"
+        if tab != "Models":  # one unit on the learner's pages: bits (the Models tab's cards give nats too)
+            assert "nats" not in page.locator("body").inner_text(), f"{tab}: a figure in nats"
         assert unnamed_controls(page) == [], f"{tab} ({scheme}): controls without an accessible name"
     no_messages(page)
     page.close()
@@ -318,6 +320,7 @@ def test_train_on_an_uploaded_text_then_generate_from_it_and_download_the_zip(pa
     page.screenshot(path=str(shots / "desktop-train-done.png"), full_page=True)
     table = page.locator("#train-table").inner_text()
     assert all(label in table for label in ("vanilla RNN", "LSTM", "GRU"))  # three curves' latest points
+    assert "bits/char" in table and "nats" not in page.locator("body").inner_text()
     assert page.locator("#train-plot img").count() == 1
     assert len(page.locator("#train-sample-lstm textarea").input_value()) > 20
     with page.expect_download() as download:

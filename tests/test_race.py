@@ -11,6 +11,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from rnnlm import cli
+from rnnlm.models import MODELS
 from rnnlm.playground import racejobs
 from rnnlm.playground.race import plan_race, run_race
 from rnnlm.playground.racejobs import InputError, Limits, RaceServer
@@ -118,6 +119,9 @@ def test_a_race_through_the_api_then_its_models_generate_compare_and_score(app_u
     names = zipfile.ZipFile(zipped).namelist()
     assert {"rnn/config.json", "lstm/model.safetensors", "gru/README.md", "race.png"} <= set(names)
     assert not any(n.split("/")[1:2] == ["resume"] for n in names)
+    with zipfile.ZipFile(zipped) as z:  # the table's best figure is the saved best model's, in bits/char
+        saved = {MODELS[m].label: json.loads(z.read(f"{m}/config.json"))["metrics"] for m in ("rnn", "lstm", "gru")}
+    assert {row[0]: row[6] for row in table["data"]} == {k: round(v["val_bits_per_char"], 4) for k, v in saved.items()}
     text = client.predict("lstm", "BRUTUS:", 40, 0.8, 0, 1.0, "3", False, "yours", api_name="/generate")[0]
     bundled = client.predict("lstm", "BRUTUS:", 40, 0.8, 0, 1.0, "3", api_name="/generate")[0]  # old inputs still work
     assert len(text) == 40 and text != bundled

@@ -6,6 +6,7 @@ the caller. Nothing here raises for a visitor's input: bad input becomes a note 
 from __future__ import annotations
 
 import html
+import math
 import threading
 
 import numpy as np
@@ -14,6 +15,7 @@ from .. import inspect as ins
 from ..data import corpus_split
 from .live import show_char
 
+LN2 = math.log(2)  # influence is computed on ln p; the page shows it in bits, on log2 p
 PASSAGE_CHARS = 500  # the default passage: this many characters of the held-out text
 # Written for this app in the corpus' manner (not taken from it): the default when the corpus is not here.
 FALLBACK_PASSAGE = (
@@ -130,7 +132,7 @@ def looked_at_view(models: list, text, position) -> tuple[str, list[dict], list[
         vocab = m.model.vocab
         chars = vocab.decode(ids[:p])
         scale = np.abs(inf.scores).max() or 1.0
-        tips = [f"{show_char(c)}: gradient x input {s:+.3g}" for c, s in zip(chars, inf.scores)]
+        tips = [f"{show_char(c)}: gradient x input {s / LN2:+.3g} bits" for c, s in zip(chars, inf.scores)]
         nxt = show_char(vocab.decode([inf.target]))
         p1 = dict(inf.top[1.0]).get(inf.target)
         prob = f"p = {p1:.2f}" if p1 is not None else "not in its top 5"

@@ -1,6 +1,6 @@
-"""The race's figure: validation nats/char against training CPU seconds, one colour per model, the training
-loss faint beside it. Drawn with Pillow (installed with Gradio), so the app and `python -m rnnlm race`
-need no plotting library."""
+"""The race's figure: validation bits/char against training CPU seconds, one colour per model, the training
+loss faint beside it (the races record nats/char; the figure shows bits, the one unit of the app's pages).
+Drawn with Pillow (installed with Gradio), so the app and `python -m rnnlm race` need no plotting library."""
 from __future__ import annotations
 
 import io
@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 COLOURS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]  # one per model, in race order
 SIZE = (960, 540)
 MARGIN = dict(left=78, right=24, top=56, bottom=64)
+LN2 = math.log(2)
 
 
 def _font(size: int):
@@ -39,7 +40,8 @@ def _ticks(lo: float, hi: float, n: int = 6) -> list[float]:
 
 
 def race_png(points: dict[str, list[dict]], labels: dict[str, str], title: str = "", vocab_size: int = 0) -> bytes:
-    """The figure as PNG bytes. points: model -> eval rows (seconds, val, train); labels: model -> name shown."""
+    """The figure as PNG bytes. points: model -> eval rows (seconds, val and train in nats/char, drawn in bits/char);
+    labels: model -> name shown."""
     img = Image.new("RGB", SIZE, "white")
     d = ImageDraw.Draw(img)
     font, small, big = _font(15), _font(13), _font(18)
@@ -47,11 +49,11 @@ def race_png(points: dict[str, list[dict]], labels: dict[str, str], title: str =
     x0, x1, y0, y1 = MARGIN["left"], W - MARGIN["right"], H - MARGIN["bottom"], MARGIN["top"]
     rows = [p for ps in points.values() for p in ps]
     xs = [p["seconds"] for p in rows] or [0.0, 1.0]
-    ys = [v for p in rows for v in (p["val"], p.get("train")) if v is not None and math.isfinite(v)] or [0.0, 1.0]
+    ys = [v / LN2 for p in rows for v in (p["val"], p.get("train")) if v is not None and math.isfinite(v)] or [0.0, 1.0]
     xmax = max(max(xs), 1e-3)
     ylo, yhi = min(ys), max(ys)
     if vocab_size:
-        yhi = min(yhi, math.log(vocab_size) + 0.3)  # the first points sit near a blind guess; nothing is above it
+        yhi = min(yhi, math.log2(vocab_size) + 0.4)  # the first points sit near a blind guess; nothing is above it
     pad = max((yhi - ylo) * 0.06, 0.02)
     ylo, yhi = max(0.0, ylo - pad), yhi + pad
 
@@ -69,19 +71,19 @@ def race_png(points: dict[str, list[dict]], labels: dict[str, str], title: str =
         d.text((px, y0 + 8), f"{t:g}", fill="#333", font=small, anchor="mt")
     d.rectangle([x0, y1, x1, y0], outline="#888")
     d.text(((x0 + x1) / 2, H - 22), "training seconds (CPU time of each model)", fill="#222", font=font, anchor="mm")
-    d.text((x0 - 8, y1 - 14), "nats/char", fill="#222", font=font, anchor="rm")  # above the y axis' ticks
+    d.text((x0 - 8, y1 - 14), "bits/char", fill="#222", font=font, anchor="rm")  # above the y axis' ticks
     d.text((x0, 20), title or "validation loss (solid) and training loss (faint)", fill="#111", font=big, anchor="lm")
     for i, (model, ps) in enumerate(points.items()):
         colour = COLOURS[i % len(COLOURS)]
-        train = [at(p["seconds"], p["train"]) for p in ps if p.get("train") is not None]
-        val = [at(p["seconds"], p["val"]) for p in ps]
+        train = [at(p["seconds"], p["train"] / LN2) for p in ps if p.get("train") is not None]
+        val = [at(p["seconds"], p["val"] / LN2) for p in ps]
         if len(train) > 1:
             d.line(train, fill=_faint(colour), width=2, joint="curve")
         if len(val) > 1:
             d.line(val, fill=colour, width=3, joint="curve")
         for px, py in val:
             d.ellipse([px - 3, py - 3, px + 3, py + 3], fill=colour)
-        last = ps[-1]["val"] if ps else None
+        last = ps[-1]["val"] / LN2 if ps else None
         text = f"{labels.get(model, model)}" + (f"  {last:.3f}" if last is not None else "")
         lx, ly = x1 - 230, y1 + 16 + 24 * i
         d.line([(lx, ly), (lx + 28, ly)], fill=colour, width=4)
