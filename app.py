@@ -564,9 +564,9 @@ def score_tab(view: View) -> None:
                              elem_id="score-table")
         gr.Markdown(
             "**Where the models differ:** the best and the worst network on your text, character by character "
-            "(hover for both probabilities). The first letters of words and names surprise every model; look for "
-            "green at the ends of long words and on the line after a speaker's name, where memory pays. Each "
-            "model's own surprisal map is folded underneath."
+            "(hover a character for both probabilities; the biggest differences are listed under the map). The "
+            "first letters of words and names surprise every model; look for green at the ends of long words and on "
+            "the line after a speaker's name, where memory pays. Each model's own surprisal map is folded underneath."
         )
         heat = gr.HTML(label="where the models differ, character by character", elem_id="score-heat")
         gr.Markdown("**What comes next?** Each model's ten likeliest next characters after your text. "

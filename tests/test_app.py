@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
@@ -82,6 +84,36 @@ def test_the_api_page_snippets_parse_and_run_as_shown_with_every_output_named(cl
         assert scope["result"], name
     prompt = info["/generate"]["parameters"][1]
     assert prompt["parameter_name"] == "prompt" and "\n" not in prompt["parameter_default"]
+
+
+def listed(html_text: str, section: str) -> list[tuple[int, list[float]]]:
+    """(1-based position, probabilities) of each item of the list whose class is section."""
+    items = re.search(rf'<ol class="{section}">(.*?)</ol>', html_text).group(1).split("</li>")[:-1]
+    return [(int(re.search(r"\(character ([\d,]+)\)", item).group(1).replace(",", "")),
+             [float(p) for p in re.findall(r"p = ([\d.e+-]+)", item)]) for item in items]
+
+
+def test_the_heat_maps_name_the_most_surprising_characters_and_the_biggest_differences(folders):
+    models = served(folders)
+    results = pg.score_all(models, "BRUTUS:\nThe night is long that never finds the day.\nRome, Rome!\n" * 3)
+    for m, s in results:
+        bits = s.surprisal_bits
+        items = listed(pg.heatmap_html([(m, s)]), "top")
+        positions = [i - 1 for i, _ in items]
+        assert len(items) == 8 and bits[positions].min() >= np.delete(bits, positions).max()  # the 8 worst, worst first
+        assert list(bits[positions]) == sorted(bits[positions], reverse=True)
+        for i, (p,) in zip(positions, (ps for _, ps in items)):
+            assert p == pytest.approx(math.exp(s.logprobs[i]), rel=5e-3)
+    diff = pg.difference_html(results[:2])
+    (good, gs), (bad, bs) = sorted(results[:2], key=lambda r: r[1].bits_per_char)
+    saved = bs.surprisal_bits - gs.surprisal_bits
+    for section, sign in (("gains", 1), ("losses", -1)):
+        items = listed(diff, section)
+        positions = [i - 1 for i, _ in items]
+        assert items and all(sign * saved[i] > 0 for i in positions)
+        assert (sign * saved[positions]).min() >= np.delete(sign * saved, positions).max()
+        for i, (p_good, p_bad) in zip(positions, (ps for _, ps in items)):
+            assert (p_good, p_bad) == pytest.approx((math.exp(gs.logprobs[i]), math.exp(bs.logprobs[i])), rel=5e-3)
 
 
 def test_the_score_table_speaks_bits(folders):

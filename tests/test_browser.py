@@ -234,6 +234,9 @@ def test_every_tab_passes_a_contrast_check_and_names_its_controls(browser, url, 
         page.screenshot(path=str(shots / f"desktop-{scheme}-{slug(tab)}.png"), full_page=True)
         failures = page.evaluate(CONTRAST)
         assert failures == [], f"{tab} ({scheme}): text below WCAG AA contrast: {failures[:5]}"
+        if tab == "Score":  # the probabilities in words under the map, not only in a tooltip for a mouse to find
+            first = page.locator("#score-heat .surprises li").first
+            assert first.is_visible() and " p = " in first.inner_text()
         if tab != "Models":  # one unit on the learner's pages: bits (the Models tab's cards give nats too)
             assert "nats" not in page.locator("body").inner_text(), f"{tab}: a figure in nats"
         assert unnamed_controls(page) == [], f"{tab} ({scheme}): controls without an accessible name"

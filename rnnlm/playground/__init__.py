@@ -4,15 +4,17 @@
               checkpoints/<type>), one Served record per model
     inputs    server-side checks of every input, with notes on what was changed
     live      streamed generation (one model, or three interleaved on one random stream) and scoring
+    heatmap   where a scored text surprised the models, as coloured text and lists of its characters
     gallery   loss curves, the training time-lapse, the sample grid and model cards, read at start
 """
 from __future__ import annotations
 
 from .gallery import Gallery
 from .inputs import InputError, Note, Request, check_known, check_sampling, check_score_text
+from .heatmap import difference_html, heatmap_css, heatmap_html
 from .live import (
-    SCORE_HEADERS, Column, column_stats, compare_stream, difference_html, generate_stream, heatmap_css, heatmap_html,
-    model_facts, next_char_top, score_all, score_rows,
+    SCORE_HEADERS, Column, column_stats, compare_stream, generate_stream, model_facts, next_char_top, score_all,
+    score_rows,
 )
 from .loading import Served, env_var, load_app_models, load_folder
 

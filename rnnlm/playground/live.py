@@ -1,8 +1,6 @@
 """What runs a model per request: streamed generation (one model or three interleaved) and scoring."""
 from __future__ import annotations
 
-import html
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -19,8 +17,6 @@ ROUND_CHARS = 50  # characters each model adds per round of compare: the columns
 FIRST_ROUND_CHARS = 8  # ... except the first round, short so the first characters show at once
 EVERY_CHARS = 20  # yield an update after this many new characters per column ...
 EVERY_SECONDS = 0.05  # ... or after this long, whichever comes first
-HEATMAP_CHARS = 1500  # characters shown in the surprisal heat map (the figures cover the whole text)
-HEATMAP_MAX_BITS = 8.0  # surprisal shown at full colour; a uniform guess over 65 characters is 6 bits
 
 
 @dataclass
@@ -150,65 +146,3 @@ def next_char_top(m: Served, s: Score, k: int = 10) -> dict[str, float]:
     """The k likeliest next characters after the text, display form -> probability."""
     top = np.argsort(-s.next_probs, kind="stable")[:k]
     return {show_char(m.model.vocab.chars[i]): float(s.next_probs[i]) for i in top}
-
-
-def heatmap_html(results: list[tuple[Served, Score]], limit: int = HEATMAP_CHARS) -> str:
-    """Per-character surprisal of each model as coloured text: the redder, the more surprised.
-
-    Hovering a character shows its probability and surprisal in bits.
-    """
-    rows = []
-    for m, s in results:
-        bits = s.surprisal_bits[:limit]  # (N,)
-        spans = []
-        for ch, b in zip(s.text[:limit], bits):
-            level = min(int(b / HEATMAP_MAX_BITS * 10), 10)  # 11 colour steps keep the page small
-            shown = "↵" if ch == "\n" else html.escape(ch)
-            tip = f"{show_char(ch)}: p = {2.0 ** -b:.3g}, {b:.2f} bits"
-            spans.append(f'<span class="s{level}" title="{html.escape(tip)}">{shown}</span>' + ("<br>" if ch == "\n" else ""))
-        more = f" (first {limit:,} of {len(s.text):,} characters shown)" if len(s.text) > limit else ""
-        rows.append(f'<div class="heat-row"><div class="heat-title">{html.escape(m.label)} · '
-                    f"{s.bits_per_char:.3f} bits/char{more}</div><div class=\"heat-text\">{''.join(spans)}</div></div>")
-    v = results[0][0].model.config.vocab_size if results else 65
-    legend = ('<div class="heat-legend">surprisal: '
-              + "".join(f'<span class="s{i}">{i * HEATMAP_MAX_BITS / 10:g}</span>' for i in range(0, 11, 2))
-              + f" bits and more (−log₂ p; {math.log2(v):.1f} bits is a blind guess among {v} characters)</div>")
-    return f'<div class="heatmap">{legend}{"".join(rows)}</div>'
-
-
-DIFF_MAX_BITS = 4.0  # a difference in surprisal shown at full colour
-
-
-def difference_html(results: list[tuple[Served, Score]], limit: int = HEATMAP_CHARS) -> str:
-    """Where two models differ, character by character: the model with the lowest bits/char on this text
-    against the one with the highest. Green where the better one expected the character more, red where less;
-    hovering shows both probabilities. Empty for fewer than two models with the same scored text."""
-    ranked = sorted(results, key=lambda r: r[1].bits_per_char)
-    if len(ranked) < 2 or ranked[0][1].text != ranked[-1][1].text:
-        return ""
-    (good, gs), (bad, bs) = ranked[0], ranked[-1]
-    saved = bs.surprisal_bits[:limit] - gs.surprisal_bits[:limit]  # (N,) bits the better model saves per char
-    spans = []
-    for ch, d, gb, bb in zip(gs.text[:limit], saved, gs.surprisal_bits, bs.surprisal_bits):
-        level = min(int(abs(d) / DIFF_MAX_BITS * 5), 5)
-        cls = f"{'g' if d > 0 else 'r'}{level}" if level else "z"
-        shown = "↵" if ch == "\n" else html.escape(ch)
-        tip = f"{show_char(ch)}: {good.label} p = {2.0 ** -gb:.3g}, {bad.label} p = {2.0 ** -bb:.3g}"
-        spans.append(f'<span class="{cls}" title="{html.escape(tip)}">{shown}</span>' + ("<br>" if ch == "\n" else ""))
-    wins = float((saved > 0).mean()) if len(saved) else 0.0
-    title = (f"Where {good.label} beats {bad.label}: green where {good.label} expected the character more, red where "
-             f"less. It saves {bs.bits_per_char - gs.bits_per_char:.3f} bits/char over the whole text and does better "
-             f"on {wins:.0%} of the characters shown.")
-    return (f'<div class="heatmap diffmap"><div class="heat-title">{html.escape(title)}</div>'
-            f'<div class="heat-text">{"".join(spans)}</div></div>')
-
-
-def heatmap_css() -> str:
-    """Styles for heatmap_html and difference_html: one background step per level. The strongest step is 70%
-    opaque: the text on it keeps 4.5:1 contrast (WCAG AA) in the light and the dark theme; full red is 3.5:1."""
-    steps = "".join(f".heatmap .s{i}{{background:rgba(230,57,70,{0.07 * i:.2f})}}" for i in range(11))
-    steps += "".join(f".diffmap .g{i}{{background:rgba(46,160,67,{0.14 * i:.2f})}}.diffmap .r{i}{{background:"
-                     f"rgba(230,57,70,{0.14 * i:.2f})}}" for i in range(1, 6))
-    return (steps + ".heatmap .heat-text{font-family:ui-monospace,monospace;font-size:1.05em;white-space:pre-wrap;"
-            "line-height:1.7;word-break:break-all}.heatmap .heat-title{font-weight:600;margin:.6em 0 .2em}"
-            ".heatmap .heat-legend span{padding:0 .4em;font-family:ui-monospace,monospace}")
