@@ -498,6 +498,10 @@ def prompt_end_html(prompt, who: str = "Each column") -> str:
     return f'<div class="prompt-end">{who} continues your prompt, which ends:<pre>{html.escape(tail)}</pre></div>'
 
 
+COLUMN_LINES = 150  # a compare column grows with its text up to this many lines: 2,000 characters of verse make
+# 60-80 lines at a third of a desktop's width or a phone's; a model that writes short lines can make twice as many
+
+
 def compare_tab(view: View) -> None:
     with gr.Tab("Compare"):
         with gr.Row():
@@ -519,10 +523,10 @@ def compare_tab(view: View) -> None:
                 with gr.Column(visible=m not in view.baselines, min_width=300) as column:
                     if m in view.baselines:
                         baseline_columns.append(column)
-                    texts.append(gr.Textbox(label=f"{m.label} · {pg.model_facts(m)}", lines=12, max_lines=40,
+                    texts.append(gr.Textbox(label=f"{m.label} · {pg.model_facts(m)}", lines=12, max_lines=COLUMN_LINES,
                                             interactive=False, autoscroll=True, elem_id=f"compare-{m.name}",
                                             elem_classes="cmp-text"))
-                    stats.append(gr.Markdown(m.error if not m.available else "", elem_classes="stats",
+                    stats.append(gr.Markdown(m.error if not m.available else "", elem_classes=["stats", "cmp-stats"],
                                              label=f"{m.label} speed"))
         notes = gr.Markdown(elem_classes="notes", label="notes")
         copies = gr.HTML(elem_id="compare-copies", label="copied from the training text")
@@ -843,6 +847,16 @@ CSS = pg.heatmap_css() + """
 .notes:empty { display: none; }
 .cmp-text textarea, textarea { font-family: ui-monospace, SFMono-Regular, monospace; }
 .cmp-text textarea { font-size: .85em; }
+/* the compare columns as tall as the longest text, so the three texts and the lines under them start and end level:
+   each box grows with its text (up to COLUMN_LINES) and the shorter ones' frames stretch to the tallest. The frame is
+   the textarea's container; the textarea itself keeps the height gradio measures for its text (stretched, it would
+   measure its stretched self, and the columns would never shrink again) */
+.cmp-text { display: flex !important; flex-direction: column; }
+.cmp-text > label, .cmp-text .input-container { display: flex; flex-direction: column; flex: 1 1 auto; }
+.cmp-text .input-container { align-items: stretch; background: var(--input-background-fill);
+  border-radius: var(--input-radius); box-shadow: var(--input-shadow); }
+.cmp-text textarea { flex: none; background: transparent !important; box-shadow: none !important; }
+.block.cmp-stats { flex-grow: 0 !important; }  /* the line under each text takes its own height, no more */
 .sample-grid { border-collapse: collapse; width: 100%; }
 .sample-grid th, .sample-grid td { border: 1px solid var(--border-color-primary); padding: .4em; vertical-align: top; }
 .sample-grid pre { white-space: pre-wrap; margin: 0; font-size: .85em; }

@@ -132,6 +132,37 @@ def test_compare_shows_the_prompt_once_and_three_continuations_in_view(page, sho
     no_messages(page)
 
 
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_long_compare_grows_its_columns_level_and_without_inner_scrollbars(browser, url, shots, viewport):
+    page = open_page(browser, url, viewport=viewport)
+    page.get_by_role("tab", name="Compare").click()
+    page.locator("#compare-prompt textarea").fill("BRUTUS:\nThe night is ")
+    length = page.locator("#compare-length input[type=number]")
+    length.fill("2000")
+    length.press("Enter")
+    page.get_by_role("button", name="more settings: top-k, top-p, seed").click()
+    seed = page.locator("#compare-seed input")
+    seed.wait_for()
+    page.wait_for_timeout(300)  # the accordion opened: a value typed while it renders can be lost
+    seed.fill("1")  # the same three texts every run: the tiny models' lines stay well under COLUMN_LINES
+    page.locator("#compare-button").click()
+    wait_for_lengths(page, [f"#compare-{name} textarea" for name in MODEL_TYPES], 2000, timeout=60_000)
+    assert "seed 1" in page.get_by_text("Used:").inner_text()
+    page.wait_for_timeout(500)  # the boxes' last resize
+    name = "desktop" if viewport == DESKTOP else "phone"
+    page.screenshot(path=str(shots / f"{name}-compare-2000.png"), full_page=True)
+    columns = page.evaluate("""names => names.map(n => document.querySelector(`#compare-${n} textarea`)).map(t => ({
+        frame: t.parentElement.getBoundingClientRect().height, box: t.getBoundingClientRect().height,
+        hidden: t.scrollHeight - t.clientHeight,
+        under: t.closest('.column').querySelector('.cmp-stats').getBoundingClientRect().top}))""", list(MODEL_TYPES))
+    assert all(c["hidden"] <= 1 for c in columns), f"a column scrolls inside the page: {columns}"
+    if viewport == DESKTOP:  # side by side: one height, and the lines under them level
+        assert max(c["frame"] for c in columns) - min(c["frame"] for c in columns) <= 1, columns
+        assert max(c["under"] for c in columns) - min(c["under"] for c in columns) <= 1, columns
+        assert max(c["box"] for c in columns) == pytest.approx(columns[0]["frame"], abs=1)  # the longest text sets it
+    page.close()
+
+
 def test_generate_shows_the_prompt_dimmed_above_the_continuation(page, shots):
     prompt = "PORTIA:\nI pray you, gentle sir, what news from Rome?\nBRUTUS:\nThe night is "
     page.locator("#generate-prompt textarea").fill(prompt)
