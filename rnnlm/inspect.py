@@ -312,9 +312,11 @@ def passage_ids(net_vocab, text: str, notes: list[str]) -> np.ndarray:
         text = text[:MAX_PASSAGE]
     ids, unknown = net_vocab.encode_known(text)
     if unknown:
-        from .vocab import describe_chars
+        from .vocab import describe_unknown
 
-        notes.append(f"Skipped characters the models never saw: {describe_chars(unknown)}.")
+        notes.append(f"Skipped characters the models never saw: {describe_unknown(net_vocab, unknown)}."
+                     if net_vocab.kind == "char" else
+                     f"Words the models never saw, read as <unk>: {describe_unknown(net_vocab, unknown)}.")
     return ids
 
 
@@ -516,9 +518,11 @@ def run_sample(model, text: str, streams: int = SAMPLE_STREAMS, top: int = 5, ch
     if T <= WARMUP + 1:
         raise ValueError(f"the sample needs more than {2 * WARMUP} known characters; it has {len(ids)}")
     grid = ids[: T * streams].reshape(streams, T).T  # (T, B): stream b reads characters b*T .. (b+1)*T
-    feats = text_features(vocab.decode(ids[: T * streams]))
+    # the features are of characters (quotes, line position, ...): a word model gets its gate statistics only
+    feats = text_features(vocab.decode(ids[: T * streams])) if vocab.kind == "char" else {}
     names = list(feats)
-    fgrid = np.stack([feats[k] for k in names], axis=1).reshape(streams, T, -1).transpose(1, 0, 2)  # (T, B, F)
+    fgrid = (np.stack([feats[k] for k in names], axis=1) if names else np.zeros((T * streams, 0)))
+    fgrid = fgrid.reshape(streams, T, -1).transpose(1, 0, 2)  # (T, B, F)
     corr, counts, state, n = {}, {}, None, 0
     for start in range(0, T, chunk):
         _, tape = net.forward(grid[start : start + chunk], state)

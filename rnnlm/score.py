@@ -1,4 +1,12 @@
-"""Scoring text: per-character log-probabilities, nats and bits per char, perplexity."""
+"""Scoring text: per-token log-probabilities, nats per token, perplexity, and bits per character that compare
+across tokenizers.
+
+Bits per character count what the whole text costs, divided by its characters. A character model pays for
+every character it reads. A word model pays for every token, and an <unk> token also pays for its spelling
+under the vocabulary's character unigram model (rnnlm.vocab.Spelling): P(<unk> | before) times P(spelling).
+The spaces between words cost a word model nothing (its detokenizer puts them back), and they count among the
+characters, as they do for a character model; so both figures are bits per character of the same text.
+"""
 from __future__ import annotations
 
 import math
@@ -9,26 +17,54 @@ import numpy as np
 from .models import runner
 from .sample import softmax
 
-CHUNK = 2048  # characters per forward call; the state is carried between chunks
+CHUNK = 2048  # tokens per forward call; the state is carried between chunks
+SENTENCE_BLOCK = 1 << 22  # logits per batch of sentences (B * T * V): 16 MB of float32
+MAX_SENTENCES = 10_000  # sentences per call
 
 
 @dataclass
 class Score:
     """How well a model predicts a text."""
 
-    nats_per_char: float
-    bits_per_char: float
-    perplexity: float
-    chars_scored: int
-    chars_skipped: int
-    text: str  # the characters that were scored, in order
-    logprobs: np.ndarray  # (N,) natural-log probability of each scored character
-    next_probs: np.ndarray  # (V,) distribution of the character after the text
-    skipped: list[str] = field(default_factory=list)  # distinct unknown characters
+    kind: str  # the vocabulary's: "char" or "word"
+    nats_per_token: float
+    perplexity: float  # per token
+    bits_per_char: float  # total bits (an <unk> word's spelling included) over the characters of the text
+    tokens_scored: int
+    characters: int  # characters of the scored text (for characters: the ones scored)
+    unk_tokens: int  # <unk> tokens among the scored ones (words only)
+    tokens: list[str]  # the scored tokens as the model reads them
+    pieces: list[str]  # each scored token as it stands in the text, with the spaces before it
+    logprobs: np.ndarray  # (N,) natural-log probability of each scored token
+    spelling_bits: np.ndarray  # (N,) bits an <unk> token's spelling adds; 0 for every other token
+    next_probs: np.ndarray  # (V,) distribution of the token after the text
+    skipped: list[str] = field(default_factory=list)  # distinct unknown characters (skipped) or words (read as <unk>)
+    chars_skipped: int = 0  # unknown characters left out (characters only; unknown words are read as <unk>)
+
+    @property
+    def nats_per_char(self) -> float:
+        return self.bits_per_char * math.log(2)
+
+    @property
+    def bits_per_token(self) -> float:
+        return self.nats_per_token / math.log(2)
+
+    @property
+    def chars_scored(self) -> int:
+        return self.characters
+
+    @property
+    def unk_rate(self) -> float:
+        return self.unk_tokens / self.tokens_scored if self.tokens_scored else 0.0
+
+    @property
+    def text(self) -> str:
+        """The scored text (for characters: its known characters)."""
+        return "".join(self.pieces)
 
     @property
     def surprisal_bits(self) -> np.ndarray:
-        """Per-character surprisal, -log2 p."""
+        """Per-token surprisal, -log2 p (an <unk>'s spelling not included)."""
         return -self.logprobs / math.log(2)
 
     @property
@@ -38,14 +74,18 @@ class Score:
 
     def summary(self) -> dict:
         """The figures as a JSON-ready dict."""
-        return dict(
-            nats_per_char=self.nats_per_char,
-            bits_per_char=self.bits_per_char,
-            perplexity=self.perplexity,
-            chars_scored=self.chars_scored,
-            chars_skipped=self.chars_skipped,
-            skipped_chars=self.skipped,
-        )
+        out = dict(tokens=self.kind, nats_per_token=self.nats_per_token, perplexity=self.perplexity,
+                   tokens_scored=self.tokens_scored, nats_per_char=self.nats_per_char,
+                   bits_per_char=self.bits_per_char, chars_scored=self.characters)
+        if self.kind == "char":
+            return out | dict(chars_skipped=self.chars_skipped, skipped_chars=self.skipped)
+        return out | dict(unk_tokens=self.unk_tokens, unk_rate=self.unk_rate, unknown_words=self.skipped)
+
+
+def honest_bits_per_char(logprobs: np.ndarray, spelling_bits: np.ndarray, characters: int) -> float:
+    """Bits per character of a text: (-sum log2 p(token) + the spelling bits of its <unk> tokens) / characters."""
+    total = float(-np.sum(logprobs)) / math.log(2) + float(np.sum(spelling_bits))
+    return total / characters if characters else float("nan")
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -67,34 +107,126 @@ def stream_logprobs(model, x: np.ndarray, y: np.ndarray, state, chunk: int = CHU
 
 
 def score(model, text: str, context: str = "\n") -> Score:
-    """Score every known character of text, each given all before it (and context before the text).
+    """Score every token of text, each given all before it (and context before the text).
 
-    The text runs through the model's single-stream runner in a few long forward calls, not one call per
-    character.
+    Unknown characters are skipped; unknown words are read as <unk>. The text runs through the model's
+    single-stream runner in a few long forward calls, not one call per token.
     """
     model = runner(model)
     vocab = model.vocab
-    ids, skipped = vocab.encode_known(text)
+    enc = vocab.encode_text(text)
+    ids = enc.ids
     if len(ids) == 0:
-        raise ValueError("nothing to score: the text is empty or has no character the model knows")
+        what = "character" if vocab.kind == "char" else "token"
+        raise ValueError(f"nothing to score: the text is empty or has no {what} the model knows")
     ctx, _ = vocab.encode_known(context)
     seq = np.concatenate([ctx, ids])  # (C + N,)
     if len(seq) < 2:
-        raise ValueError("nothing to score: give at least two characters, or a context")
+        raise ValueError("nothing to score: give at least two tokens, or a context")
     # logps[j] = log p(seq[j + 1] | seq[: j + 1]); the last token is read too, for the next-token distribution
     logps, state, _ = stream_logprobs(model, seq[None, :-1], seq[None, 1:], model.init_state(1))
     logps = logps[0]
     logits, _ = model.step(seq[-1:], state)  # (1, V) after the whole text
-    logps = logps[len(logps) - len(ids) :] if len(ctx) else logps  # without context the first char is unpredicted
+    first = len(ids) - len(logps) if not len(ctx) else 0  # without context the first token is unpredicted
+    logps = logps[len(logps) - (len(ids) - first) :]
+    spelling = vocab.spelling_bits(enc)[first:]
+    start = int(enc.ends[first - 1]) if first else 0
+    pieces = [text[a:b] for a, b in zip([start, *enc.ends[first:-1].tolist()], enc.ends[first:].tolist())]
+    if vocab.kind == "char":
+        pieces, characters = enc.tokens[first:], len(logps)  # known characters only, as the model reads them
+    else:
+        characters = len(text) - start  # the spaces between words count, as for a character model
     nats = float(-logps.mean())
     return Score(
-        nats_per_char=nats,
-        bits_per_char=nats / math.log(2),
+        kind=vocab.kind,
+        nats_per_token=nats,
         perplexity=math.exp(nats),
-        chars_scored=len(logps),
-        chars_skipped=len(text) - len(ids),
-        text=vocab.decode(ids[len(ids) - len(logps) :]),
+        bits_per_char=honest_bits_per_char(logps, spelling, characters),
+        tokens_scored=len(logps),
+        characters=characters,
+        unk_tokens=int((spelling > 0).sum()),
+        tokens=enc.tokens[first:],
+        pieces=pieces,
         logprobs=logps,
+        spelling_bits=spelling,
         next_probs=softmax(logits[0]),
-        skipped=skipped,
+        skipped=enc.unknown,
+        chars_skipped=len(text) - len(ids) if vocab.kind == "char" else 0,
     )
+
+
+# --- many short texts at once ----------------------------------------------------------------------
+
+
+@dataclass
+class SentenceScore:
+    """One sentence's figures: its tokens each given the ones before it, after a line break."""
+
+    text: str
+    logprob: float  # natural log of the sentence's probability (an <unk>'s spelling included)
+    tokens: list[str]
+    logprobs: np.ndarray  # (N,) per token, the model's own
+    spelling_bits: np.ndarray  # (N,) bits each <unk> token's spelling adds
+    skipped: list[str]  # unknown characters skipped, or unknown words read as <unk>
+
+    @property
+    def perplexity(self) -> float:
+        """exp of the mean nats per token, spelling included."""
+        return math.exp(-self.logprob / len(self.tokens))
+
+    @property
+    def bits(self) -> float:
+        return -self.logprob / math.log(2)
+
+    def summary(self) -> dict:
+        return dict(text=self.text, logprob=self.logprob, bits=self.bits, perplexity=self.perplexity,
+                    tokens=len(self.tokens), unk_tokens=int((self.spelling_bits > 0).sum()), unknown=self.skipped)
+
+
+def score_sentences(model, sentences: list[str]) -> list[SentenceScore]:
+    """Score each sentence on its own, from the start of a text (after a line break), most probable first.
+
+    Sentences of similar length run together as one batch, padded at the end: a padded position comes after
+    every real one of its row, so it changes nothing before it, and its log-probabilities are left out.
+    """
+    model = runner(model)
+    vocab = model.vocab
+    if not sentences:
+        raise ValueError("no sentences to score")
+    if len(sentences) > MAX_SENTENCES:
+        raise ValueError(f"{len(sentences):,} sentences is more than {MAX_SENTENCES:,} at once")
+    start = vocab.encode_known("\n")[0] if "\n" in vocab else np.zeros(1, np.int64)
+    encoded = []
+    for i, s in enumerate(sentences):
+        enc = vocab.encode_text(s)
+        if len(enc.ids) == 0:
+            raise ValueError(f"sentence {i + 1} ({s[:40]!r}) has nothing to score: no "
+                             f"{'character' if vocab.kind == 'char' else 'token'} the model knows")
+        encoded.append(enc)
+    V = model.config.vocab_size
+    order = sorted(range(len(sentences)), key=lambda i: len(encoded[i].ids))
+    logps: dict[int, np.ndarray] = {}
+    at = 0
+    while at < len(order):
+        T = len(encoded[order[at]].ids)
+        batch = [order[at]]
+        while at + len(batch) < len(order):  # the longest sentence sets T; add sentences while the block allows
+            nxt = order[at + len(batch)]
+            T_next = len(encoded[nxt].ids)
+            if (len(batch) + 1) * T_next * V > SENTENCE_BLOCK:
+                break
+            batch.append(nxt)
+            T = T_next
+        at += len(batch)
+        seq = np.full((len(batch), T + 1), start[0], dtype=np.int64)  # (B, T + 1): start, tokens, padding
+        for row, i in enumerate(batch):
+            seq[row, 1 : len(encoded[i].ids) + 1] = encoded[i].ids
+        lp, _, _ = stream_logprobs(model, seq[:, :-1], seq[:, 1:], model.init_state(len(batch)))  # (B, T)
+        for row, i in enumerate(batch):
+            logps[i] = lp[row, : len(encoded[i].ids)]
+    out = []
+    for i, s in enumerate(sentences):
+        spelling = vocab.spelling_bits(encoded[i])
+        total = float(logps[i].sum()) - float(spelling.sum()) * math.log(2)
+        out.append(SentenceScore(s, total, encoded[i].tokens, logps[i], spelling, encoded[i].unknown))
+    return sorted(out, key=lambda r: -r.logprob)
