@@ -168,9 +168,9 @@ def _tokens_text(config: ModelConfig) -> dict:
         word=True, unit="token", vocabulary=f"{config.vocab_size:,} tokens (`<unk>` and the line break among them{lower})",
         intro="A word-level language model: it reads text one token at a time (a word, a number, a punctuation mark "
               "or a line break) and predicts the next one; its text is written back with the spacing of English prose.",
-        vocab_sentence=f"The vocabulary is the {config.vocab_size:,} most frequent tokens of the training split "
-                       f"(at most {tokens.get('max_size', config.vocab_size):,}{lower}), `<unk>` and the line break "
-                       "among them; every other token reads as `<unk>`. A character unigram model of the training "
+        vocab_sentence=f"The vocabulary is the training split's most frequent tokens{lower}, at most "
+                       f"{tokens.get('max_size', config.vocab_size):,} (here {config.vocab_size:,}), `<unk>` and the "
+                       "line break among them; every other token reads as `<unk>`. A character unigram model of the training "
                        "split's tokens (stored in `config.json`) prices an `<unk>` word's spelling for the bits per "
                        "character figure, so word and character models compare on one text.")
 

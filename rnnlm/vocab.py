@@ -8,7 +8,7 @@ Whatever reads text (sampling, scoring, the app) calls the same methods on eithe
 encode_known to read, tokens[i] for what an id stands for, decode or a detokenizer to write text again.
 
 Word text loses its spacing when split; writing it back follows the rules of English punctuation: no space
-before , . ; : ! ? ) ] ” ’ or a contraction ('s, n't, 'll, ...), none after ( [ “ ‘, none around - — /, and
+before , . ; : ! ? ) ] ” ’ or a contraction ('s, n't, 'll, ...), none after ( [ “ ‘ $, none around - — /, and
 a line break token starts a new line. A straight double quote or an underscore (italics) opens, then closes.
 Prose written that way (single spaces, no indented lines) comes back character for character.
 """
@@ -121,14 +121,15 @@ class Verbatim:
 
 _TOKEN = re.compile(r"""
       \n                              # a line break
-    | \d+(?:[.,]\d+)+                 # a number with separators: 1,000  3.14
+    | \d+(?:[.,:]\d+)+                # a number with separators: 1,000  3.14  5:15
+    | (?<!\S)['’][^\W_]+(?:['’][^\W_]+)*   # a word cut short in front, after a space: 'tis, 'em, ’twas
     | [^\W_]+(?:['’][^\W_]+)*         # a word, apostrophes inside it included: don't, men’s, o'er
     | \S                              # any other visible character: a punctuation mark of its own
 """, re.VERBOSE)
 _CONTRACTION = re.compile(r"(.+?)(n['’]t|['’](?:s|m|d|ll|re|ve))", re.IGNORECASE)  # do|n't, Holmes|’s
 _SUFFIX = re.compile(r"n['’]t|['’](?:s|m|d|ll|re|ve)", re.IGNORECASE)
 CLOSERS = set(",.;:!?)]}”»%…")  # no space before
-OPENERS = set("([{“«‘$£¿¡#")  # no space after
+OPENERS = set("([{“«‘$¿¡#")  # no space after
 JOINERS = set("-–—/")  # no space on either side
 PAIRED = set('"_')  # the same mark opens and closes: a straight double quote, an underscore around italics
 APOSTROPHES = set("'’")  # alone: a closing quote or a plural possessive, unless it starts a line or follows an opener
