@@ -38,6 +38,7 @@ from rnnlm import checkpoint, generate, runner, score, store  # noqa: E402
 from rnnlm.card import render_card  # noqa: E402
 from rnnlm.data import read_text, split  # noqa: E402
 from rnnlm.memorize import Index  # noqa: E402
+from rnnlm.models import spec_for  # noqa: E402
 from rnnlm.modelsets import MODEL_SETS, model_set  # noqa: E402
 
 DATA_DIR = "../shared/data"
@@ -56,12 +57,14 @@ RECIPES = {
         "rnn": f"--model rnn {_WORDS} --hidden-size 256 --num-layers 1 --lr 2e-3 --minutes 30 --eval-every 200",
         "lstm": f"--model lstm {_WORDS} --embed-size 100 --hidden-size 150 --num-layers 1 --dropout 0.3 --lr 3e-3 --minutes 30 --eval-every 200",
         "gru": f"--model gru {_WORDS} --embed-size 100 --hidden-size 150 --num-layers 1 --dropout 0.3 --lr 3e-3 --minutes 30 --eval-every 200",
+        "ngram": "--model ngram --tokens word --vocab-size 5000 --prune 6",  # the baseline: counts, half a minute
     },
     # The same text and CPU time as sherlock-words, read one character at a time: the README's comparison.
     "sherlock-chars": {
         "rnn": "--model rnn --hidden-size 512 --num-layers 1 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 30 --eval-every 250",
         "lstm": "--model lstm --embed-size 64 --hidden-size 384 --num-layers 2 --dropout 0.25 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 30 --eval-every 250",
         "gru": "--model gru --embed-size 64 --hidden-size 384 --num-layers 2 --dropout 0.25 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 30 --eval-every 250",
+        "ngram": "--model ngram --prune 6",
     },
     # 150 KB: small models, which a corpus this size can feed; the LSTM twice, to show what dropout does.
     "alice-chars": {
@@ -97,7 +100,7 @@ def storage(model, val_text: str, prefer_half: bool) -> tuple[str | None, dict]:
     Halved when float32 weights pass MAX_BYTES, or prefer_half (to keep checkpoints/ under 80 MB); kept only
     when the validation loss (the whole split, nats per token) moves by less than MAX_HALF_CHANGE."""
     big = sum(t.nbytes for t in model.tensors().values()) > MAX_BYTES
-    if not (big or prefer_half):
+    if not (big or prefer_half) or spec_for(model.config.model_type).integer_weights:  # counts stay integers
         return None, {}
     import numpy as np
 

@@ -1,8 +1,8 @@
 """The bundled model sets: which models were trained together on one corpus, and where their folders are.
 
     checkpoints/{rnn,lstm,gru,ngram}                      Shakespeare · characters (the first set)
-    checkpoints/sherlock-words/{rnn,lstm,gru}             Sherlock Holmes · words
-    checkpoints/sherlock-chars/{rnn,lstm,gru}             Sherlock Holmes · characters (the same text and CPU time)
+    checkpoints/sherlock-words/{rnn,lstm,gru,ngram}       Sherlock Holmes · words
+    checkpoints/sherlock-chars/{rnn,lstm,gru,ngram}       Sherlock Holmes · characters (the same text and CPU time)
     checkpoints/alice-chars/{rnn,lstm,lstm-nodropout,gru} Alice · characters (the LSTM with and without dropout)
 
 checkpoints/build.py trains them; the app offers a picker over them. A model's name is its folder's name,
@@ -55,16 +55,16 @@ def _networks(*extra: SetModel) -> tuple[SetModel, ...]:
     return (SetModel("rnn", "rnn"), SetModel("lstm", "lstm"), *extra, SetModel("gru", "gru"))
 
 
+_NGRAM = _networks() + (SetModel("ngram", "ngram"),)  # the three networks and the n-gram baseline
 SHERLOCK_PROMPT = "I will close the door if"
 MODEL_SETS: dict[str, ModelSet] = {s.name: s for s in (
-    ModelSet("shakespeare-chars", "Shakespeare · characters", "", "char", "tinyshakespeare.txt",
-             _networks() + (SetModel("ngram", "ngram"),), "ROMEO:"),
-    ModelSet("sherlock-words", "Sherlock Holmes · words", "sherlock-words", "word", "sherlock.txt", _networks(),
+    ModelSet("shakespeare-chars", "Shakespeare · characters", "", "char", "tinyshakespeare.txt", _NGRAM, "ROMEO:"),
+    ModelSet("sherlock-words", "Sherlock Holmes · words", "sherlock-words", "word", "sherlock.txt", _NGRAM,
              SHERLOCK_PROMPT, sentences=(
                  "The cat sat on the mat.", "Mat the on sat cat the.",  # word order shuffled
                  "I have no doubt that he is right.", "I has no doubt that he are right.",  # grammatical or not
                  "Holmes lit his pipe and looked at me.", "Pipe his lit Holmes and me at looked.")),
-    ModelSet("sherlock-chars", "Sherlock Holmes · characters", "sherlock-chars", "char", "sherlock.txt", _networks(),
+    ModelSet("sherlock-chars", "Sherlock Holmes · characters", "sherlock-chars", "char", "sherlock.txt", _NGRAM,
              SHERLOCK_PROMPT),
     ModelSet("alice-chars", "Alice · characters", "alice-chars", "char", "alice.txt",
              _networks(SetModel("lstm-nodropout", "lstm", "LSTM without dropout")), "Alice was"),
