@@ -368,12 +368,13 @@ def _inspect(args) -> int:
                   for k in (1, 2, 5, 10, 25, 50, 100, 150, 200) if k <= len(flow.norms)]
     else:
         sample = ins.run_sample(model, text)
+        unit = "characters" if model.vocab.kind == "char" else "tokens"
         doc = dict(model=model.config.model_type, chars=sample.chars)
         if args.neurons:
             doc["features"] = {f: [dict(vector=u.vector, unit=u.index, r=u.r) for u in units]
                                for f, units in sample.ranked.items()}
             doc["constant_features"] = sample.constant
-            lines = [f"{label}: units most correlated with each feature over {sample.chars:,} characters"]
+            lines = [f"{label}: units most correlated with each feature over {sample.chars:,} {unit}"]
             for f, units in sample.ranked.items():
                 best = ", ".join(f"{u.name()} r={u.r:+.3f}" for u in units) or "none: the feature is constant here"
                 lines.append(f"  {f}: {best}")
@@ -384,7 +385,7 @@ def _inspect(args) -> int:
                                     units_left_half=int((lo >= 0.5).sum()), units_right_half=int((hi >= 0.5).sum()),
                                     left=[float(x) for x in lo], right=[float(x) for x in hi])
                             for g, (lo, hi) in sample.saturation.items()}
-            lines = [f"{label}: gate saturation over {sample.chars:,} characters (left < {ins.LOW}, right > {ins.HIGH}); "
+            lines = [f"{label}: gate saturation over {sample.chars:,} {unit} (left < {ins.LOW}, right > {ins.HIGH}); "
                      "units: how many units are saturated at least half of the time"]
             lines += [f"  {g:<16} mean left {d['mean_left']:.3f}  right {d['mean_right']:.3f}   units left "
                       f"{d['units_left_half']:>4} / {d['units']}  right {d['units_right_half']:>4} / {d['units']}"

@@ -528,7 +528,8 @@ def run_sample(model, text: str, streams: int = SAMPLE_STREAMS, top: int = 5, ch
         _, tape = net.forward(grid[start : start + chunk], state)
         state = net.final(tape)
         skip = max(0, WARMUP - start)
-        f = fgrid[start + skip : start + chunk].reshape(-1, len(names))
+        f = fgrid[start + skip : start + chunk]
+        f = f.reshape(f.shape[0] * f.shape[1], len(names))  # (steps * B, F); F may be 0 (a word model)
         n += len(f)
         for vec, a in net.vectors(tape).items():
             corr.setdefault(vec, Correlator(net.H, len(names))).add(a[skip:].reshape(-1, net.H), f)

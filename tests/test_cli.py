@@ -115,6 +115,9 @@ def test_a_word_model_trains_samples_predicts_and_ranks_sentences_from_the_cli(t
     ranked = [line for line in r.stdout.splitlines()[1:]]
     assert len(ranked) == 2 and ranked[0].endswith("The cat sat on the mat.")  # the order it was trained on wins
 
+    r = rnnlm("inspect", out, "--text-file", corpus, "--neurons", cwd=tmp_path)
+    assert r.returncode != 0 and "reads words" in r.stderr and "Traceback" not in r.stderr
+
 
 def test_bad_word_settings_and_sentence_files_get_a_message(corpus, tmp_path):
     r = rnnlm("train", "--model", "rnn", "--tokens", "word", "--vocab-size", 0, "--data", corpus, "--out", tmp_path / "o",

@@ -195,3 +195,16 @@ def test_a_character_models_bits_per_char_are_its_bits_per_token(tiny_model):
 def test_make_vocab_reads_the_kind_from_the_config():
     assert make_vocab(word_config("rnn")).kind == "word"
     assert make_vocab(ModelConfig(vocab="ab")).kind == "char"
+
+
+def test_a_word_model_can_be_looked_inside_by_gates_and_gradients_but_not_by_character_features():
+    from rnnlm import inspect as ins
+
+    model = build_model(word_config("lstm"), seed=6)
+    sample = ins.run_sample(model, WORD_TEXT, streams=2)
+    assert sample.ranked == {} and set(sample.saturation) and sample.chars > 0
+    notes: list[str] = []
+    ids = ins.passage_ids(model.vocab, "the zebra sat on the mat. " * 20, notes)
+    assert any("<unk>" in n and "zebra" in n for n in notes)
+    flow = ins.gradient_flow(model, ids, depth=10, targets=2)
+    assert len(flow.norms) == 10 and flow.norms[0] > 0

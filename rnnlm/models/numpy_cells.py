@@ -35,7 +35,7 @@ class Cell:
     gates: int  # gate blocks per layer, each hidden_size wide
     state_names: tuple[str, ...]  # the state is a tuple of arrays (L, B, H) in this order
     torch_module: str  # the torch.nn class that trains it
-    run_layer: Callable  # (gi (T, G), w_hh, b_hh, state tuple of (H,)) -> (out (T, H), new state tuple)
+    run_layer: Callable  # (gi (T, [B,] G), w_hh, b_hh, state tuple of ([B,] H)) -> (out (T, [B,] H), new state tuple)
     init_torch: Callable | None = None  # adjusts a fresh torch module's weights (rnn, hidden_size, num_layers)
 
 
@@ -48,35 +48,42 @@ def _lstm_tanh_scale(H: int) -> np.ndarray:
     return scale
 
 
+def _recurrent(w_hh: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """h @ w_hh.T for one stream's h (H,) or a batch's (B, H); one stream as a matrix-vector product, 40% faster
+    at H = 150 than the vector-matrix one."""
+    return w_hh @ h if h.ndim == 1 else h @ w_hh.T
+
+
 def _lstm_layer(gi_all: np.ndarray, w_hh: np.ndarray, b_hh: np.ndarray, state: tuple) -> tuple[np.ndarray, tuple]:
-    """One LSTM layer over T steps whose input gates gi_all (T, 4H) are known: outputs (T, H), (h, c)."""
+    """One LSTM layer over T steps whose input gates gi_all (T, [B,] 4H) are known: outputs (T, [B,] H), (h, c).
+    One stream has states (H,); B streams at once have (B, H)."""
     h, c = state
-    H = len(h)
+    H = h.shape[-1]
     scale = _lstm_tanh_scale(H)
-    out = np.empty((len(gi_all), H), dtype=np.float32)
+    out = np.empty(gi_all.shape[:-1] + (H,), dtype=np.float32)
     for t in range(len(gi_all)):
-        g = w_hh @ h  # (4H,)
+        g = _recurrent(w_hh, h)  # ([B,] 4H)
         g += gi_all[t]
         g += b_hh
         tg = np.tanh(g * scale)
         s = tg * 0.5 + 0.5  # sigmoid(i), sigmoid(f), sigmoid(o) (its g block is unused)
-        c = s[H : 2 * H] * c + s[:H] * tg[2 * H : 3 * H]
-        h = out[t] = s[3 * H :] * np.tanh(c)
+        c = s[..., H : 2 * H] * c + s[..., :H] * tg[..., 2 * H : 3 * H]
+        h = out[t] = s[..., 3 * H :] * np.tanh(c)
     return out, (h, c)
 
 
 def _gru_layer(gi_all: np.ndarray, w_hh: np.ndarray, b_hh: np.ndarray, state: tuple) -> tuple[np.ndarray, tuple]:
-    """One GRU layer over T steps whose input gates gi_all (T, 3H) are known: outputs (T, H), (h,)."""
+    """One GRU layer over T steps whose input gates gi_all (T, [B,] 3H) are known: outputs (T, [B,] H), (h,)."""
     (h,) = state
-    H = len(h)
-    out = np.empty((len(gi_all), H), dtype=np.float32)
+    H = h.shape[-1]
+    out = np.empty(gi_all.shape[:-1] + (H,), dtype=np.float32)
     for t in range(len(gi_all)):
         gi = gi_all[t]
-        gh = w_hh @ h  # (3H,)
+        gh = _recurrent(w_hh, h)  # ([B,] 3H)
         gh += b_hh
-        rz = np.tanh((gi[: 2 * H] + gh[: 2 * H]) * 0.5) * 0.5 + 0.5  # sigmoid(r), sigmoid(z)
-        n = np.tanh(gi[2 * H :] + rz[:H] * gh[2 * H :])
-        h = out[t] = n + rz[H:] * (h - n)  # (1 - z) * n + z * h
+        rz = np.tanh((gi[..., : 2 * H] + gh[..., : 2 * H]) * 0.5) * 0.5 + 0.5  # sigmoid(r), sigmoid(z)
+        n = np.tanh(gi[..., 2 * H :] + rz[..., :H] * gh[..., 2 * H :])
+        h = out[t] = n + rz[..., H:] * (h - n)  # (1 - z) * n + z * h
     return out, (h,)
 
 
@@ -127,26 +134,29 @@ def stream_weights(params: dict[str, np.ndarray], num_layers: int) -> tuple:
 def run_stream(cell: Cell, ids: np.ndarray, state: tuple, first: np.ndarray, layers: list[tuple],
                head_w: np.ndarray, head_b: np.ndarray) -> tuple[np.ndarray, tuple]:
     """One stream of T tokens, layer by layer: logits (T, V) and the new state (a tuple of (L, H) arrays).
+    Also B streams side by side: ids (T, B), states (L, B, H), logits (T, B, V).
 
     A layer's input part of the gates comes for all T tokens at once (table rows in the first layer, one
-    matrix product above it); only the recurrent part runs per token, in a few whole-vector operations.
+    matrix product above it); only the recurrent part runs per token, in a few whole-vector operations
+    (whole-matrix ones for B streams: one weight read serves them all).
     """
     T = len(ids)
-    new = tuple(np.array(s, dtype=np.float32) for s in state)  # (L, H) each
+    new = tuple(np.array(s, dtype=np.float32) for s in state)  # (L, [B,] H) each
     if T == 0:
-        return np.empty((0, len(head_b)), dtype=np.float32), new
+        return np.empty(ids.shape + (len(head_b),), dtype=np.float32), new
+    one = ids.ndim == 1 and T == 1  # one token of one stream: matrix-vector products beat one-row matmuls
     out = None
     for l, (w_ih, w_hh, b_ih, b_hh) in enumerate(layers):
         if l == 0:
-            gi_all = first[ids]  # (T, G)
-        elif T == 1:
-            gi_all = (w_ih @ out[0] + b_ih)[None]  # a matrix-vector product beats a one-row matmul
+            gi_all = first[ids]  # (T, [B,] G)
+        elif one:
+            gi_all = (w_ih @ out[0] + b_ih)[None]
         else:
-            gi_all = out @ w_ih.T + b_ih  # (T, G)
+            gi_all = out @ w_ih.T + b_ih  # (T, [B,] G)
         out, layer_state = cell.run_layer(gi_all, w_hh, b_hh, tuple(s[l] for s in new))
         for s, value in zip(new, layer_state):
             s[l] = value
-    logits = (head_w @ out[0])[None] if T == 1 else out @ head_w.T  # (T, V)
+    logits = (head_w @ out[0])[None] if one else out @ head_w.T  # (T, [B,] V)
     logits += head_b
     return logits, new
 
@@ -199,13 +209,11 @@ class CellLM:
         if ids.size and (ids.min() < 0 or ids.max() >= V):
             raise ValueError(f"token ids must be in [0, {V}), got ids from {ids.min()} to {ids.max()}")
         weights = self._weights()
-        new = tuple(np.empty_like(s) for s in state)
-        logits = np.empty((ids.shape[0], ids.shape[1], V), dtype=np.float32)
-        for b in range(ids.shape[0]):
-            logits[b], stream_state = run_stream(self.cell, ids[b], tuple(s[:, b] for s in state), *weights)
-            for s, value in zip(new, stream_state):
-                s[:, b] = value
-        return logits, new
+        if ids.shape[0] > 1:  # the streams side by side: (T, B, V) from one pass
+            logits, new = run_stream(self.cell, ids.T, state, *weights)
+            return np.ascontiguousarray(logits.transpose(1, 0, 2)), new
+        logits, new = run_stream(self.cell, ids[0], tuple(s[:, 0] for s in state), *weights)
+        return logits[None], tuple(s[:, None] for s in new)
 
     def step(self, ids: np.ndarray, state: tuple):
         """One token per stream: ids (B,) -> logits (B, V) and the new state."""
