@@ -152,13 +152,19 @@ def run_stream(cell: Cell, ids: np.ndarray, state: tuple, first: np.ndarray, lay
         elif one:
             gi_all = (w_ih @ out[0] + b_ih)[None]
         else:
-            gi_all = out @ w_ih.T + b_ih  # (T, [B,] G)
+            gi_all = _rows(out, w_ih) + b_ih  # (T, [B,] G)
         out, layer_state = cell.run_layer(gi_all, w_hh, b_hh, tuple(s[l] for s in new))
         for s, value in zip(new, layer_state):
             s[l] = value
-    logits = (head_w @ out[0])[None] if one else out @ head_w.T  # (T, [B,] V)
+    logits = (head_w @ out[0])[None] if one else _rows(out, head_w)  # (T, [B,] V)
     logits += head_b
     return logits, new
+
+
+def _rows(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """x @ w.T for x (..., H) as one matrix product over all its rows: numpy runs a (T, B, H) @ (H, V) product as
+    T separate ones, 9 times slower for 26 x 20 rows into 8,096 words."""
+    return (x.reshape(-1, x.shape[-1]) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
 
 
 class CellLM:
