@@ -20,6 +20,7 @@ from PIL import Image
 import pandas as pd
 
 from rnnlm import playground as pg
+from rnnlm import threads
 from rnnlm.hub import HubError, redact
 from rnnlm.models import MODELS
 from rnnlm.playground import guard
@@ -814,6 +815,7 @@ def launch(blocks: gr.Blocks | None = None, **kwargs):
     return blocks.launch(theme=THEME, css=CSS, js=SHORTCUTS, **(guard.launch_options() | kwargs))
 
 
+threads.single_stream()  # this process only samples and scores; training runs in processes of its own
 demo = build_demo(pg.load_app_models())  # the Space serves this
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from . import threads
 from .config import TrainConfig
 from .models import MODELS
 from .sample import SampleSettings
@@ -90,6 +91,7 @@ def _sample(args) -> int:
     if args.seed is not None and not 0 <= args.seed < 2**32:
         raise ValueError(f"--seed must be from 0 to {2**32 - 1}, got {args.seed}")
     model = load_model(args.checkpoint, inference=True)  # the LSTM and GRU run in numpy: no torch to import
+    threads.single_stream()
     if args.top is not None:
         return _top(model, args)
     index = _training_index(model, args.data) if args.show_copied else None
@@ -174,7 +176,7 @@ def _training_index(model, data: str | None):
 
 def _score(args) -> int:
     from . import load_model
-    from .score import score
+    from .score import score, score_file
     from .vocab import describe_unknown
 
     if sum(x is not None for x in (args.text, args.text_file, args.sentences)) != 1:
@@ -183,9 +185,14 @@ def _score(args) -> int:
     if args.sentences is not None:
         sentences = _read_sentences(args.sentences)
         return _score_sentences(load_model(args.checkpoint, inference=True), sentences, args.json)
-    text = args.text if args.text is not None else _read_text_file(args.text_file)
+    if args.text_file is not None:
+        _check_text_file(args.text_file)
     model = load_model(args.checkpoint, inference=True)  # the LSTM and GRU run in numpy: no torch to import
-    result = score(model, text, context=args.context)
+    threads.single_stream()
+    if args.text is not None:
+        result = score(model, args.text, context=args.context)
+    else:  # read a block at a time, with a progress bar: files of any size
+        result = score_file(model, args.text_file, context=args.context)
     if args.json:
         print(json.dumps(result.summary(), ensure_ascii=False))
     elif result.kind == "char":
@@ -238,6 +245,15 @@ def _score_sentences(model, sentences: list[str], as_json: bool) -> int:
         what = "characters skipped" if model.vocab.kind == "char" else "words read as <unk> (their spelling included)"
         print(f"note: {what}: {describe_unknown(model.vocab, unknown)}", file=sys.stderr)
     return 0
+
+
+def _check_text_file(path: str) -> None:
+    """A ValueError naming the file unless it is a readable file."""
+    p = Path(path)
+    if not p.exists():
+        raise ValueError(f"--text-file {path}: file not found")
+    if p.is_dir():
+        raise ValueError(f"--text-file {path}: is a folder, not a file")
 
 
 def _read_text_file(path: str, flag: str = "--text-file") -> str:

@@ -13,6 +13,7 @@ from typing import Iterator
 import numpy as np
 
 from .models import runner
+from .threads import one_blas_thread
 
 MAX_LENGTH = 100_000  # tokens per call: enough for any page, bounded for a server
 MAX_CONTEXT = 4096  # prompt characters used to warm up the state; older ones barely move it
@@ -154,8 +155,9 @@ def stream(model, prompt: str = "", rng=None, **settings) -> Stream:
 
 
 def generate(model, prompt: str = "", rng=None, **settings) -> str:
-    """The whole continuation of prompt as one string."""
-    return "".join(stream(model, prompt, rng=rng, **settings))
+    """The whole continuation of prompt as one string, computed with one BLAS thread (rnnlm.threads)."""
+    with one_blas_thread():
+        return "".join(stream(model, prompt, rng=rng, **settings))
 
 
 @dataclass
@@ -174,7 +176,8 @@ def top_next(model, prompt: str = "", k: int = 10) -> NextTokens:
         raise ValueError(f"the number of next tokens must be a whole number >= 1, got {k!r}")
     run = runner(model)
     p = prepare_prompt(run.vocab, prompt)
-    logits, _ = run.forward(p.ids[None, :], run.init_state(1))
+    with one_blas_thread():
+        logits, _ = run.forward(p.ids[None, :], run.init_state(1))
     probs = softmax(logits[0, -1])  # (V,)
     top = np.argsort(-probs, kind="stable")[: min(int(k), len(probs))]
     return NextTokens([run.vocab.tokens[i] for i in top], probs[top], p.skipped, p.unknown_only)

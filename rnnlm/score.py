@@ -9,37 +9,35 @@ characters, as they do for a character model; so both figures are bits per chara
 """
 from __future__ import annotations
 
+import codecs
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from .models import runner
 from .sample import softmax
+from .threads import one_blas_thread
 
-CHUNK = 2048  # tokens per forward call; the state is carried between chunks
+CHUNK = 8192  # tokens per forward call; the state is carried between chunks
+FILE_BLOCK = 1 << 20  # bytes score_file reads at a time
 SENTENCE_BLOCK = 1 << 22  # logits per batch of sentences (B * T * V): 16 MB of float32
 MAX_SENTENCES = 10_000  # sentences per call
 
 
-@dataclass
-class Score:
-    """How well a model predicts a text."""
+class Figures:
+    """What a Score and a file's Totals share: the per-token figures, and per character of the text."""
 
-    kind: str  # the vocabulary's: "char" or "word"
+    kind: str
     nats_per_token: float
-    perplexity: float  # per token
-    bits_per_char: float  # total bits (an <unk> word's spelling included) over the characters of the text
+    perplexity: float
+    bits_per_char: float
     tokens_scored: int
-    characters: int  # characters of the scored text (for characters: the ones scored)
-    unk_tokens: int  # <unk> tokens among the scored ones (words only)
-    tokens: list[str]  # the scored tokens as the model reads them
-    pieces: list[str]  # each scored token as it stands in the text, with the spaces before it
-    logprobs: np.ndarray  # (N,) natural-log probability of each scored token
-    spelling_bits: np.ndarray  # (N,) bits an <unk> token's spelling adds; 0 for every other token
-    next_probs: np.ndarray  # (V,) distribution of the token after the text
-    skipped: list[str] = field(default_factory=list)  # distinct unknown characters (skipped) or words (read as <unk>)
-    chars_skipped: int = 0  # unknown characters left out (characters only; unknown words are read as <unk>)
+    characters: int
+    unk_tokens: int
+    skipped: list[str]
+    chars_skipped: int
 
     @property
     def nats_per_char(self) -> float:
@@ -57,6 +55,35 @@ class Score:
     def unk_rate(self) -> float:
         return self.unk_tokens / self.tokens_scored if self.tokens_scored else 0.0
 
+    def summary(self) -> dict:
+        """The figures as a JSON-ready dict."""
+        out = dict(tokens=self.kind, nats_per_token=self.nats_per_token, perplexity=self.perplexity,
+                   tokens_scored=self.tokens_scored, nats_per_char=self.nats_per_char,
+                   bits_per_char=self.bits_per_char, chars_scored=self.characters)
+        if self.kind == "char":
+            return out | dict(chars_skipped=self.chars_skipped, skipped_chars=self.skipped)
+        return out | dict(unk_tokens=self.unk_tokens, unk_rate=self.unk_rate, unknown_words=self.skipped)
+
+
+@dataclass
+class Score(Figures):
+    """How well a model predicts a text, token by token."""
+
+    kind: str  # the vocabulary's: "char" or "word"
+    nats_per_token: float
+    perplexity: float  # per token
+    bits_per_char: float  # total bits (an <unk> word's spelling included) over the characters of the text
+    tokens_scored: int
+    characters: int  # characters of the scored text (for characters: the ones scored)
+    unk_tokens: int  # <unk> tokens among the scored ones (words only)
+    tokens: list[str]  # the scored tokens as the model reads them
+    pieces: list[str]  # each scored token as it stands in the text, with the spaces before it
+    logprobs: np.ndarray  # (N,) natural-log probability of each scored token
+    spelling_bits: np.ndarray  # (N,) bits an <unk> token's spelling adds; 0 for every other token
+    next_probs: np.ndarray  # (V,) distribution of the token after the text
+    skipped: list[str] = field(default_factory=list)  # distinct unknown characters (skipped) or words (read as <unk>)
+    chars_skipped: int = 0  # unknown characters left out (characters only; unknown words are read as <unk>)
+
     @property
     def text(self) -> str:
         """The scored text (for characters: its known characters)."""
@@ -71,15 +98,6 @@ class Score:
     def next_entropy_bits(self) -> float:
         p = self.next_probs[self.next_probs > 0]
         return float(-(p * np.log2(p)).sum())
-
-    def summary(self) -> dict:
-        """The figures as a JSON-ready dict."""
-        out = dict(tokens=self.kind, nats_per_token=self.nats_per_token, perplexity=self.perplexity,
-                   tokens_scored=self.tokens_scored, nats_per_char=self.nats_per_char,
-                   bits_per_char=self.bits_per_char, chars_scored=self.characters)
-        if self.kind == "char":
-            return out | dict(chars_skipped=self.chars_skipped, skipped_chars=self.skipped)
-        return out | dict(unk_tokens=self.unk_tokens, unk_rate=self.unk_rate, unknown_words=self.skipped)
 
 
 def honest_bits_per_char(logprobs: np.ndarray, spelling_bits: np.ndarray, characters: int) -> float:
@@ -121,7 +139,8 @@ def score(model, text: str, context: str = "\n") -> Score:
     """Score every token of text, each given all before it (and context before the text).
 
     Unknown characters are skipped; unknown words are read as <unk>. The text runs through the model's
-    single-stream runner in a few long forward calls, not one call per token.
+    single-stream runner in a few long forward calls, not one call per token, with one BLAS thread
+    (rnnlm.threads); an LSTM or GRU runs its layers on threads of their own.
     """
     model = runner(model)
     vocab = model.vocab
@@ -135,9 +154,10 @@ def score(model, text: str, context: str = "\n") -> Score:
     if len(seq) < 2:
         raise ValueError("nothing to score: give at least two tokens, or a context")
     # logps[j] = log p(seq[j + 1] | seq[: j + 1]); the last token is read too, for the next-token distribution
-    logps, state, _ = stream_logprobs(model, seq[None, :-1], seq[None, 1:], model.init_state(1))
+    with one_blas_thread():
+        logps, state, _ = stream_logprobs(model, seq[None, :-1], seq[None, 1:], model.init_state(1))
+        logits, _ = model.step(seq[-1:], state)  # (1, V) after the whole text
     logps = logps[0]
-    logits, _ = model.step(seq[-1:], state)  # (1, V) after the whole text
     first = len(ids) - len(logps) if not len(ctx) else 0  # without context the first token is unpredicted
     logps = logps[len(logps) - (len(ids) - first) :]
     spelling = vocab.spelling_bits(enc)[first:]
@@ -164,6 +184,83 @@ def score(model, text: str, context: str = "\n") -> Score:
         skipped=enc.unknown,
         chars_skipped=len(text) - len(ids) if vocab.kind == "char" else 0,
     )
+
+
+@dataclass
+class Totals(Figures):
+    """How well a model predicts a file, without the per-token figures a long file would not fit."""
+
+    kind: str
+    nats_per_token: float
+    perplexity: float
+    bits_per_char: float
+    tokens_scored: int
+    characters: int
+    unk_tokens: int
+    skipped: list[str] = field(default_factory=list)
+    chars_skipped: int = 0
+
+
+def score_file(model, path, context: str = "\n", block: int = FILE_BLOCK, progress: bool | None = None) -> Totals:
+    """score()'s figures for a UTF-8 file of any size, read `block` bytes at a time with the state carried on.
+
+    Memory stays at a few blocks whatever the file's size. A word model reads each block up to its last space
+    or line break, and the rest with the next block, so no word is cut in two. progress: a progress bar on
+    stderr (None: only when stderr is a terminal).
+    """
+    from tqdm.auto import tqdm
+
+    model = runner(model)
+    vocab = model.vocab
+    words = vocab.kind == "word"
+    path = Path(path)
+    ctx, _ = vocab.encode_known(context)
+    nats, spelling, scored, characters, unk, skipped_count, skipped = 0.0, 0.0, 0, 0, 0, 0, {}
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with one_blas_thread(), open(path, "rb") as f, \
+            tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc=f"scoring {path.name}",
+                 disable=None if progress is None else not progress) as bar:
+        state = model.init_state(1)
+        if len(ctx) > 1:  # the context is read, not scored
+            _, state = model.forward(ctx[None, :-1], state)
+        last = ctx[-1:]  # the token whose prediction comes next, once known
+        offset, carry = 0, ""
+        while True:
+            raw = f.read(block)
+            try:
+                text = carry + decoder.decode(raw, final=not raw)
+            except UnicodeDecodeError as e:
+                raise ValueError(f"{path}: not UTF-8 text at byte {offset + e.start}") from None
+            if words and raw:  # keep a word the block may have cut for the next block
+                cut = max(text.rfind(" "), text.rfind("\n")) + 1
+                text, carry = text[:cut], text[cut:]
+            enc = vocab.encode_text(text)
+            skipped_count += len(text) - len(enc.ids) if not words else 0
+            skipped.update(dict.fromkeys(enc.unknown))
+            seq = np.concatenate([last, enc.ids])
+            if len(seq) > 1:
+                logps, state, _ = stream_logprobs(model, seq[None, :-1], seq[None, 1:], state)
+                nats -= float(logps.sum())
+                cut_first = len(seq) - 1 < len(enc.ids)  # without context the first token is not predicted
+                bits = vocab.spelling_bits(enc)[1:] if cut_first else vocab.spelling_bits(enc)
+                spelling += float(bits.sum())
+                unk += int((bits > 0).sum())
+                scored += len(seq) - 1
+                characters += len(seq) - 1 if not words else len(text) - (int(enc.ends[0]) if cut_first else 0)
+            if len(seq):
+                last = seq[-1:]
+            offset += len(raw)
+            bar.update(len(raw))
+            if not raw:
+                break
+    if scored == 0:
+        what = "token" if words else "character"
+        raise ValueError(f"nothing to score in {path}: it is empty or has no {what} the model knows")
+    mean = nats / scored
+    bpc = (nats / math.log(2) + spelling) / characters
+    return Totals(kind=vocab.kind, nats_per_token=mean, perplexity=math.exp(mean), bits_per_char=bpc,
+                  tokens_scored=scored, characters=characters, unk_tokens=unk, skipped=list(skipped),
+                  chars_skipped=skipped_count)
 
 
 # --- many short texts at once ----------------------------------------------------------------------
@@ -232,7 +329,8 @@ def score_sentences(model, sentences: list[str]) -> list[SentenceScore]:
         seq = np.full((len(batch), T + 1), start[0], dtype=np.int64)  # (B, T + 1): start, tokens, padding
         for row, i in enumerate(batch):
             seq[row, 1 : len(encoded[i].ids) + 1] = encoded[i].ids
-        lp, _, _ = stream_logprobs(model, seq[:, :-1], seq[:, 1:], model.init_state(len(batch)))  # (B, T)
+        with one_blas_thread():
+            lp, _, _ = stream_logprobs(model, seq[:, :-1], seq[:, 1:], model.init_state(len(batch)))  # (B, T)
         for row, i in enumerate(batch):
             logps[i] = lp[row, : len(encoded[i].ids)]
     out = []

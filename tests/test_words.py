@@ -208,3 +208,20 @@ def test_a_word_model_can_be_looked_inside_by_gates_and_gradients_but_not_by_cha
     assert any("<unk>" in n and "zebra" in n for n in notes)
     flow = ins.gradient_flow(model, ids, depth=10, targets=2)
     assert len(flow.norms) == 10 and flow.norms[0] > 0
+
+
+def test_a_file_read_in_small_blocks_scores_as_the_whole_text(tmp_path):
+    from rnnlm.score import score_file
+
+    model = build_model(word_config("lstm"), seed=7)
+    text = WORD_TEXT[: len(WORD_TEXT) // 10] + "The zebra slept.\n"  # WORD_TEXT is 40 copies of the sentences
+    path = tmp_path / "t.txt"
+    path.write_text(text, encoding="utf-8")
+    whole = score(model, text)
+    for block in (7, 64, 1 << 20):  # blocks that cut words; one block
+        totals = score_file(model, path, block=block, progress=False)
+        assert totals.tokens_scored == whole.tokens_scored and totals.unk_tokens == whole.unk_tokens == 1
+        assert totals.characters == whole.characters == len(text)
+        assert totals.nats_per_token == pytest.approx(whole.nats_per_token, rel=1e-5)
+        assert totals.bits_per_char == pytest.approx(whole.bits_per_char, rel=1e-5)
+    assert totals.summary().keys() == whole.summary().keys()
