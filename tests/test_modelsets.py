@@ -44,3 +44,25 @@ def test_the_sherlock_lstm_is_the_tutorials_and_sets_have_distinct_folders():
         model_set("sherlock")
     with pytest.raises(ValueError, match="lstm-nodropout"):
         model_set("alice-chars").model("transformer")
+
+
+BUILT = [(s.name, m.name) for s in MODEL_SETS.values() if s.folder for m in s.models
+         if (s.folders()[m.name] / "config.json").is_file()]
+
+
+@pytest.mark.skipif(not BUILT, reason="no set besides Shakespeare is built yet (python checkpoints/build.py --set NAME)")
+@pytest.mark.parametrize("set_name, name", BUILT)
+def test_a_built_set_model_is_small_complete_and_its_card_agrees(set_name, name):
+    from rnnlm import checkpoint, store
+
+    s = model_set(set_name)
+    folder = s.folders()[name]
+    for f in ("config.json", "model.safetensors", "README.md", "log.jsonl", "timelapse.jsonl", "samples.json"):
+        assert (folder / f).is_file(), f"{folder / f} missing"
+    assert (folder / "model.safetensors").stat().st_size < 12 * 2**20
+    model = store.load(folder, inference=True)
+    config = checkpoint.read_config(folder)
+    assert config.model_type == s.model(name).model_type and model.vocab.kind == s.tokens
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    assert f"{config.metrics['val_bits_per_char']:.4f}" in card and config.metrics["command"] in card
+    assert "weights_stored_as" in config.metrics or model.config.model_type == "ngram"
