@@ -821,13 +821,30 @@ THEME = gr.themes.Soft(primary_hue="indigo", font=["ui-sans-serif", "system-ui",
 )
 # Ctrl+Enter (Cmd+Enter on a Mac) in a text box presses its tab's button; a visitor never has to tab to it.
 # And every text box is named after its label for screen readers: gradio wraps a box and its copy button in one
-# <label>, which then names the button (the first control in it) and leaves the box nameless.
+# <label>, which then names the button (the first control in it) and leaves the box nameless. And the compare
+# columns' labels are kept one height, so that their texts start level.
 SHORTCUTS = """
 () => {
-  const name = () => document.querySelectorAll("label textarea:not([aria-label])").forEach((box) => {
-    const label = box.closest("label").querySelector("[data-testid=block-info]");
-    if (label && label.textContent.trim()) box.setAttribute("aria-label", label.textContent.trim());
+  // The compare columns' labels as tall as the tallest while the columns stand side by side, so that their texts
+  // start level as well as end level (the CSS stretches the frames); stacked on a phone, each keeps its own height.
+  const heads = new ResizeObserver(() => {
+    const all = [...document.querySelectorAll(".cmp-text > label > [data-testid=block-info]")];
+    all.forEach((h) => { h.style.minHeight = ""; });
+    const shown = all.filter((h) => h.offsetParent);
+    if (shown.length < 2 || new Set(shown.map((h) => Math.round(h.getBoundingClientRect().top))).size > 1) return;
+    const tallest = Math.max(...shown.map((h) => h.offsetHeight));
+    shown.forEach((h) => { h.style.minHeight = tallest + "px"; });
   });
+  const name = () => {
+    document.querySelectorAll("label textarea:not([aria-label])").forEach((box) => {
+      const label = box.closest("label").querySelector("[data-testid=block-info]");
+      if (label && label.textContent.trim()) box.setAttribute("aria-label", label.textContent.trim());
+    });
+    document.querySelectorAll(".cmp-text > label > [data-testid=block-info]:not([data-level])").forEach((h) => {
+      h.dataset.level = "";
+      heads.observe(h);
+    });
+  };
   name();
   new MutationObserver(name).observe(document.body, {childList: true, subtree: true});
   const buttons = {"generate-prompt": "generate-button", "compare-prompt": "compare-button", "score-text": "score-button"};
