@@ -812,7 +812,7 @@ def next_word_tab(site: Sets) -> None:
             for i in range(site.slots):
                 m = slot(view, i)
                 with gr.Column(min_width=240, visible=m is not None) as column:
-                    bars.append(gr.Label(label=f"{m.label if m else f'model {i + 1}'}: ten likeliest next words",
+                    bars.append(gr.Label(label=f"{m.label if m else f'model {i + 1}'}: next words",
                                          num_top_classes=wd.NEXT_WORDS, elem_id=f"next-bars-{i}"))
                     texts.append(gr.Textbox(label=f"{m.label if m else f'model {i + 1}'}: greedy continuation",
                                             lines=3, interactive=False, elem_id=f"next-text-{i}"))
@@ -827,7 +827,7 @@ def next_word_tab(site: Sets) -> None:
             m = slot(v, i)
             name = m.label if m else f"model {i + 1}"
             out[bars[i].column] = gr.Column(visible=m is not None)
-            out[bars[i]] = gr.Label(label=f"{name}: ten likeliest next words", value=None)
+            out[bars[i]] = gr.Label(label=f"{name}: next words", value=None)
             out[texts[i]] = gr.Textbox(label=f"{name}: greedy continuation", value="")
         return out
 

@@ -12,24 +12,14 @@ from gradio_client.exceptions import AppError
 
 import app
 from rnnlm import playground as pg
-from tests.support import MODEL_TYPES, OK, PROMPT, make_tiny_checkpoints, serve_app, word_folder
+from tests.support import OK, PROMPT, make_tiny_sets, serve_app, word_folder
 
 WORDS = "sherlock-words"
 
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
-    """A checkpoints/ folder laid out like the bundled one: the tiny character models at the top (the
-    Shakespeare set) and tiny word models in sherlock-words/ (no n-gram in either)."""
-    base = tmp_path_factory.getbasetemp()
-    root = base / "checkpoints"
-    for name, folder in make_tiny_checkpoints(base / "tiny-checkpoints").items():
-        if not (root / name).exists():
-            shutil.copytree(folder, root / name)
-    for name in MODEL_TYPES:
-        if not (root / WORDS / name / "config.json").exists():
-            word_folder(root / WORDS / name, name, iters=60)
-    return root
+    return make_tiny_sets(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(scope="module")
