@@ -628,11 +628,30 @@ def generate_tab(site: Sets) -> None:
         notice = gr.Markdown(notice_generate(view))
     button.click(site.generate, [model, prompt, *settings, copied, site.picker], [text, stats, notes, copies],
                  api_name="generate", preprocess=False, show_progress="minimal", **MODELS_RUN)
-    site.on_switch([model, prompt, settings[0], examples.dataset, text, stats, notes, copies, notice], lambda v: {
+    site.on_switch([model, prompt, *settings, examples.dataset, text, stats, notes, copies, notice], lambda v: {
         model: gr.Radio(choices=[(m.label, m.name) for m in v.models], value=v.default_model),
-        prompt: v.prompt, settings[0]: gr.Slider(info=f"{v.unit.capitalize()}s to generate."),
+        prompt: gr.Textbox(value=v.prompt, info=prompt_info(v)), **unit_infos(v, settings),
         examples.dataset: gr.Dataset(visible=v is site.first), text: "", stats: "", notes: "", copies: "",
         notice: notice_generate(v)})
+
+
+def prompt_info(view: View) -> str:
+    """What the prompt box says of the tokens a model reads."""
+    if view.words:
+        return "The model reads this first, then continues it. A word it never saw is read as the unknown-word token."
+    return "The model reads this first, then continues it. Characters it never saw are skipped."
+
+
+def unit_infos(view: View, settings: list) -> dict:
+    """The sampling controls' help, in the set's tokens (characters or words)."""
+    length, temperature, top_k, top_p, _ = settings
+    u = view.unit
+    return {length: gr.Slider(info=f"{u.capitalize()}s to generate."),
+            temperature: gr.Slider(info=f"0 = always the likeliest {u}; below 1 safer and more repetitive, above 1 "
+                                        "wilder."),
+            top_k: gr.Slider(info=f"Pick only among the k likeliest {u}s. 0 = off."),
+            top_p: gr.Slider(info=f"Pick only among the likeliest {u}s that together hold this much probability. "
+                                  "1 = off.")}
 
 
 def notice_generate(view: View) -> str:
@@ -707,10 +726,10 @@ def compare_tab(site: Sets) -> None:
                     concurrency_limit=None, preprocess=False)
 
     def switch(v: View) -> dict:
-        out = {prompt: v.prompt, after: prompt_tail_html(v.prompt), button: compare_button_label(v),
+        out = {prompt: gr.Textbox(value=v.prompt, info=prompt_info(v)), after: prompt_tail_html(v.prompt),
+               button: compare_button_label(v), **unit_infos(v, settings),
                baseline: gr.Checkbox(value=False, visible=bool(v.baselines)), notes: "", copies: "",
-               notice: notice_compare(v), examples.dataset: gr.Dataset(visible=v is site.first),
-               settings[0]: gr.Slider(info=f"{v.unit.capitalize()}s to generate.")}
+               notice: notice_compare(v), examples.dataset: gr.Dataset(visible=v is site.first)}
         for i in range(site.slots):
             m = slot(v, i)
             out[columns[i]] = gr.Column(visible=column_visible(v, i, False))
@@ -718,7 +737,7 @@ def compare_tab(site: Sets) -> None:
             out[stats[i]] = m.error if m and not m.available else ""
         return out
 
-    site.on_switch([prompt, after, button, baseline, notes, copies, notice, examples.dataset, settings[0],
+    site.on_switch([prompt, after, button, baseline, notes, copies, notice, examples.dataset, *settings,
                     *columns, *texts, *stats], switch)
 
 
@@ -791,7 +810,11 @@ def score_text(view: View) -> str:
     if view.spec is not None and view.spec.folder == "":
         return SCORE_EXAMPLES[0]
     first = next((m for m in view.available), None)
-    return ins_view.default_passage(first.model.config)[:600] if first else view.prompt
+    if first is None:
+        return view.prompt
+    passage = ins_view.default_passage(first.model.config)
+    cut = passage.rfind("\n", 0, 600)  # held-out text, ending at a line break: no word cut in two
+    return passage[:cut] if cut > 200 else passage[:600]
 
 
 def next_word_tab(site: Sets) -> None:

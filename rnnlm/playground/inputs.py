@@ -164,7 +164,7 @@ def check_known(text: str, vocab, notes: list[Note], what: str = "prompt") -> No
     if vocab.kind == "word":
         only = len(ids) > 0 and all(vocab.tokens[i] == UNK for i in ids)
         rest = f"; the {what} has no word the models know" if only else ""
-        notes.append(Note("warning", f"Words the models never saw, each read as `{UNK}`: "
+        notes.append(Note("warning", f"Words the models never saw, each read as the unknown-word token: "
                                      f"{describe_unknown(vocab, unknown)}{rest}."))
         return
     rest = ""

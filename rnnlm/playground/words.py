@@ -53,9 +53,9 @@ def next_words(models: list[Served], prompt, length=DEFAULT_CONTINUE
         nxt = top_next(m.model, prompt, NEXT_WORDS)
         if nxt.unknown_only:
             raise InputError(f"The phrase has no word the models know ({describe_unknown(m.model.vocab, nxt.skipped)}"
-                             "): each would be read as <unk>. Try ordinary English words.")
+                             "): each would be read as the unknown-word token. Try ordinary English words.")
         if nxt.skipped:
-            notes.append(Note("warning", f"Words the models never saw, each read as `<unk>`: "
+            notes.append(Note("warning", f"Words the models never saw, each read as the unknown-word token: "
                                          f"{describe_unknown(m.model.vocab, nxt.skipped)}."))
         tops.append({show_token(t): float(p) for t, p in zip(nxt.tokens, nxt.probs)})
         texts.append(generate(m.model, prompt, length=n, temperature=0.0) if n else "")
@@ -94,8 +94,9 @@ def rank_sentences(models: list[Served], text) -> tuple[list[list], list[Note]]:
                          ", ".join(s.skipped)])
             unknown.update(dict.fromkeys(s.skipped))
     if unknown:
-        notes.append(Note("info", f"Words the models never saw, each read as `<unk>` and spelled out letter by letter "
-                                  f"(that costs bits): {describe_unknown(models[0].model.vocab, list(unknown))}."))
+        notes.append(Note("info", "Words the models never saw, each read as the unknown-word token and spelled out "
+                                  "letter by letter (that costs bits): "
+                                  f"{describe_unknown(models[0].model.vocab, list(unknown))}."))
     return rows, notes
 
 
