@@ -1,6 +1,6 @@
-"""Where a text surprised the models, character by character: heat maps as HTML, each with a list under it that
-names its characters in words (the most surprising, the biggest differences), so the probabilities can be read
-without hovering a mouse: by keyboard, on a touch screen or with a screen reader too."""
+"""Where a text surprised the models, token by token: heat maps as HTML, each with a list under it that names
+its tokens in words (the most surprising, the biggest differences), so the probabilities can be read without
+hovering a mouse: by keyboard, on a touch screen or with a screen reader too."""
 from __future__ import annotations
 
 import html
@@ -9,82 +9,103 @@ import math
 import numpy as np
 
 from ..score import Score
-from .live import show_char
+from .live import show_piece
 from .loading import Served
 
 HEATMAP_CHARS = 1500  # characters shown coloured (the figures and the lists cover the whole text); with the
 # tooltips each coloured character is ~60 bytes, so a 5,000-character score stays a few hundred KB
 HEATMAP_MAX_BITS = 8.0  # surprisal shown at full colour; a uniform guess over 65 characters is 6 bits
 DIFF_MAX_BITS = 4.0  # a difference in surprisal shown at full colour
-LISTED = 8  # characters named under each map
-BEFORE, AFTER = 16, 6  # characters of context shown around a named one
+LISTED = 8  # tokens named under each map
+BEFORE, AFTER = 20, 8  # characters of context shown around a named token
+
+
+def _shown(piece: str) -> str:
+    """A piece of scored text as HTML: a line break as ↵ and a break."""
+    return html.escape(piece).replace("\n", "↵<br>")
 
 
 def visible(text: str) -> str:
-    """text as HTML on one line, its newlines shown as ↵."""
+    """text as HTML on one line, its line breaks shown as ↵."""
     return html.escape(text.replace("\n", "↵"))
 
 
-def in_context(text: str, i: int) -> str:
-    """The i-th character of text, marked among its neighbours: '…the nig<b>h</b>t is…' as HTML."""
-    lo, hi = max(0, i - BEFORE), min(len(text), i + 1 + AFTER)
-    here = {" ": "␣"}.get(text[i], text[i])
-    return (f'<code>{"…" if lo else ""}{visible(text[lo:i])}<b class="here">{visible(here)}</b>'
-            f'{visible(text[i + 1:hi])}{"…" if hi < len(text) else ""}</code>')
+def unit_of(s: Score, plural: bool = False) -> str:
+    """What the scored tokens are: characters, or words and marks."""
+    if s.kind == "word":
+        return "words and marks" if plural else "token"
+    return "characters" if plural else "character"
 
 
-def named(text: str, i: int) -> str:
-    """'“h” (character 1,234) in …the nig h t…' for the i-th character of text, as HTML."""
-    return f"“{html.escape(show_char(text[i]))}” (character {i + 1:,}) in {in_context(text, i)}"
+def in_context(pieces: list[str], i: int) -> str:
+    """The i-th piece of a scored text, marked among its neighbours: '…the nig<b>h</b>t is…' as HTML."""
+    before_all = "".join(pieces[max(0, i - BEFORE):i])
+    after_all = "".join(pieces[i + 1:i + 1 + AFTER])
+    before, after = before_all[-BEFORE:], after_all[:AFTER]
+    piece = pieces[i]
+    core = piece.lstrip() or piece  # a word's piece holds the spaces before it; they stay outside the mark
+    lead = piece[: len(piece) - len(core)]
+    here = {" ": "␣"}.get(core, core)
+    return (f'<code>{"…" if i > BEFORE or len(before_all) > BEFORE else ""}{visible(before + lead)}'
+            f'<b class="here">{visible(here)}</b>{visible(after)}'
+            f'{"…" if i + 1 + AFTER < len(pieces) or len(after_all) > AFTER else ""}</code>')
+
+
+def named(s: Score, i: int) -> str:
+    """'“h” (character 1,234) in …the nig h t…' for the i-th scored token, as HTML."""
+    return f"“{html.escape(show_piece(s.tokens[i]))}” ({unit_of(s)} {i + 1:,}) in {in_context(s.pieces, i)}"
 
 
 def surprises_html(label: str, s: Score, k: int = LISTED) -> str:
-    """The k characters of the whole text that surprised a model most, each with its probability, as a list."""
+    """The k tokens of the whole text that surprised a model most, each with its probability, as a list."""
     bits = s.surprisal_bits  # (N,)
     top = np.argsort(-bits, kind="stable")[:k]
-    items = "".join(f"<li>{named(s.text, i)}: p = {2.0 ** -bits[i]:.3g} ({bits[i]:.2f} bits)</li>" for i in top)
-    return (f'<div class="surprises"><p>The {len(top)} characters that surprised {html.escape(label)} most, of all '
-            f'{len(bits):,}:</p><ol class="top">{items}</ol></div>')
+    items = "".join(f"<li>{named(s, i)}: p = {2.0 ** -bits[i]:.3g} ({bits[i]:.2f} bits)</li>" for i in top)
+    return (f'<div class="surprises"><p>The {len(top)} {unit_of(s, plural=True)} that surprised {html.escape(label)} '
+            f'most, of all {len(bits):,}:</p><ol class="top">{items}</ol></div>')
 
 
 def heatmap_html(results: list[tuple[Served, Score]], limit: int = HEATMAP_CHARS) -> str:
-    """Per-character surprisal of each model as coloured text, the redder the more surprised, and under each
-    the characters that surprised it most. Hovering a character shows its probability and surprisal in bits."""
+    """Per-token surprisal of each model as coloured text (a character, or a word with the spaces before it), the
+    redder the more surprised, and under each the tokens that surprised it most. Hovering a token shows its
+    probability and surprisal in bits."""
     rows = []
     for m, s in results:
         bits = s.surprisal_bits[:limit]  # (N,)
         spans = []
-        for ch, b in zip(s.text[:limit], bits):
+        for piece, token, b in zip(s.pieces[:limit], s.tokens[:limit], bits):
             level = min(int(b / HEATMAP_MAX_BITS * 10), 10)  # 11 colour steps keep the page small
-            shown = "↵" if ch == "\n" else html.escape(ch)
-            tip = f"{show_char(ch)}: p = {2.0 ** -b:.3g}, {b:.2f} bits"
-            spans.append(f'<span class="s{level}" title="{html.escape(tip)}">{shown}</span>' + ("<br>" if ch == "\n" else ""))
-        more = f" (first {limit:,} of {len(s.text):,} characters shown)" if len(s.text) > limit else ""
+            tip = f"{show_piece(token)}: p = {2.0 ** -b:.3g}, {b:.2f} bits"
+            spans.append(f'<span class="s{level}" title="{html.escape(tip)}">{_shown(piece)}</span>')
+        unit = unit_of(s, plural=True)
+        more = f" (first {limit:,} of {len(s.pieces):,} {unit} shown)" if len(s.pieces) > limit else ""
+        per = f" · perplexity {s.perplexity:.1f} per token" if s.kind == "word" else ""
         rows.append(f'<div class="heat-row"><div class="heat-title">{html.escape(m.label)} · '
-                    f"{s.bits_per_char:.3f} bits/char{more}</div><div class=\"heat-text\">{''.join(spans)}</div>"
+                    f"{s.bits_per_char:.3f} bits/char{per}{more}</div><div class=\"heat-text\">{''.join(spans)}</div>"
                     f"{surprises_html(m.label, s)}</div>")
     v = results[0][0].model.config.vocab_size if results else 65
+    kind = "words" if results and results[0][1].kind == "word" else "characters"
     legend = ('<div class="heat-legend">surprisal: '
               + "".join(f'<span class="s{i}">{i * HEATMAP_MAX_BITS / 10:g}</span>' for i in range(0, 11, 2))
-              + f" bits and more (−log₂ p; {math.log2(v):.1f} bits is a blind guess among {v} characters)</div>")
+              + f" bits and more (−log₂ p; {math.log2(v):.1f} bits is a blind guess among {v:,} {kind})</div>")
     return f'<div class="heatmap">{legend}{"".join(rows)}</div>'
 
 
 def differences_html(good: str, gs: Score, bad: str, bs: Score, k: int = LISTED) -> str:
-    """The characters of the whole text where the better model gained the most bits over the worse one, and where
-    it lost the most, each with both probabilities, as lists (a list is left out when it would be empty)."""
-    saved = bs.surprisal_bits - gs.surprisal_bits  # (N,) bits the better model saves per character
+    """The tokens of the whole text where the better model gained the most bits over the worse one, and where it
+    lost the most, each with both probabilities, as lists (a list is left out when it would be empty)."""
+    saved = bs.surprisal_bits - gs.surprisal_bits  # (N,) bits the better model saves per token
     g, b = html.escape(good), html.escape(bad)
 
     def item(i: int) -> str:
-        return (f"<li>{named(gs.text, i)}: {g} p = {2.0 ** -gs.surprisal_bits[i]:.3g}, {b} p = "
+        return (f"<li>{named(gs, i)}: {g} p = {2.0 ** -gs.surprisal_bits[i]:.3g}, {b} p = "
                 f"{2.0 ** -bs.surprisal_bits[i]:.3g}; {abs(saved[i]):.2f} bits {'saved' if saved[i] > 0 else 'lost'}</li>")
 
     gains = [i for i in np.argsort(-saved, kind="stable")[:k] if saved[i] > 0]
     losses = [i for i in np.argsort(saved, kind="stable")[:k] if saved[i] < 0]
     parts = []
     if gains:
-        parts.append(f"<p>Where {g} gains most over {b}, of all {len(saved):,} characters:</p>"
+        parts.append(f"<p>Where {g} gains most over {b}, of all {len(saved):,} {unit_of(gs, plural=True)}:</p>"
                      f'<ol class="gains">{"".join(item(i) for i in gains)}</ol>')
     if losses:
         parts.append(f"<p>Where {g} does worst against {b}:</p>"
@@ -93,26 +114,26 @@ def differences_html(good: str, gs: Score, bad: str, bs: Score, k: int = LISTED)
 
 
 def difference_html(results: list[tuple[Served, Score]], limit: int = HEATMAP_CHARS) -> str:
-    """Where two models differ, character by character: the model with the lowest bits/char on this text
-    against the one with the highest. Green where the better one expected the character more, red where less;
-    hovering shows both probabilities, and lists under the map name the biggest differences. Empty for fewer than
-    two models with the same scored text."""
+    """Where two models differ, token by token: the model with the lowest bits/char on this text against the one
+    with the highest. Green where the better one expected the token more, red where less; hovering shows both
+    probabilities, and lists under the map name the biggest differences. Empty for fewer than two models with the
+    same scored tokens."""
     ranked = sorted(results, key=lambda r: r[1].bits_per_char)
-    if len(ranked) < 2 or ranked[0][1].text != ranked[-1][1].text:
+    if len(ranked) < 2 or ranked[0][1].pieces != ranked[-1][1].pieces:
         return ""
     (good, gs), (bad, bs) = ranked[0], ranked[-1]
-    saved = bs.surprisal_bits[:limit] - gs.surprisal_bits[:limit]  # (N,) bits the better model saves per char
+    saved = bs.surprisal_bits[:limit] - gs.surprisal_bits[:limit]  # (N,) bits the better model saves per token
     spans = []
-    for ch, d, gb, bb in zip(gs.text[:limit], saved, gs.surprisal_bits, bs.surprisal_bits):
+    for piece, token, d, gb, bb in zip(gs.pieces[:limit], gs.tokens, saved, gs.surprisal_bits, bs.surprisal_bits):
         level = min(int(abs(d) / DIFF_MAX_BITS * 5), 5)
         cls = f"{'g' if d > 0 else 'r'}{level}" if level else "z"
-        shown = "↵" if ch == "\n" else html.escape(ch)
-        tip = f"{show_char(ch)}: {good.label} p = {2.0 ** -gb:.3g}, {bad.label} p = {2.0 ** -bb:.3g}"
-        spans.append(f'<span class="{cls}" title="{html.escape(tip)}">{shown}</span>' + ("<br>" if ch == "\n" else ""))
+        tip = f"{show_piece(token)}: {good.label} p = {2.0 ** -gb:.3g}, {bad.label} p = {2.0 ** -bb:.3g}"
+        spans.append(f'<span class="{cls}" title="{html.escape(tip)}">{_shown(piece)}</span>')
     wins = float((saved > 0).mean()) if len(saved) else 0.0
-    title = (f"Where {good.label} beats {bad.label}: green where {good.label} expected the character more, red where "
+    unit = "word" if gs.kind == "word" else "character"
+    title = (f"Where {good.label} beats {bad.label}: green where {good.label} expected the {unit} more, red where "
              f"less. It saves {bs.bits_per_char - gs.bits_per_char:.3f} bits/char over the whole text and does better "
-             f"on {wins:.0%} of the characters shown.")
+             f"on {wins:.0%} of the {unit}s shown.")
     return (f'<div class="heatmap diffmap"><div class="heat-title">{html.escape(title)}</div>'
             f'<div class="heat-text">{"".join(spans)}</div>{differences_html(good.label, gs, bad.label, bs)}</div>')
 

@@ -93,10 +93,16 @@ def compare_stream(models: list[Served], prompt: str, settings: SampleSettings) 
     yield from interleave(open_columns(models, prompt, settings))
 
 
+def token_unit(m: Served) -> str:
+    """What one step of the model writes: "chars" or "words"."""
+    return "words" if m.kind == "word" else "chars"
+
+
 def column_stats(c: Column) -> str:
-    """'300 chars in 0.24 s (1,234 chars/s on this server right now)' for one finished or growing column: the
-    speed is the machine's at this moment (it swings with load), not a property of the model."""
-    return (f"{len(c.pieces)} chars in {c.seconds:.2f} s ({c.chars_per_second:,.0f} chars/s on this server "
+    """'300 chars in 0.24 s (1,234 chars/s on this server right now)' for one finished or growing column (words
+    for a word model): the speed is the machine's at this moment (it swings with load), not a property of the model."""
+    unit = token_unit(c.loaded)
+    return (f"{len(c.pieces)} {unit} in {c.seconds:.2f} s ({c.chars_per_second:,.0f} {unit}/s on this server "
             "right now)")
 
 
@@ -106,10 +112,13 @@ def model_facts(m: Served) -> str:
         return "unavailable"
     n = m.model.num_params()
     size = f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.0f}K"
-    counted = m.name in MODELS and MODELS[m.name].fit is not None  # the n-gram: counted, not trained
+    counted = m.model_type in MODELS and MODELS[m.model_type].fit is not None  # the n-gram: counted, not trained
     unit = "stored counts" if counted else "parameters"
     bits = m.metrics.get("val_bits_per_char")
+    per_word = m.metrics.get("val_perplexity") if m.kind == "word" else None
     val = f"{bits:.3f} bits/char on held-out text" if bits is not None else "no held-out figure recorded"
+    if per_word is not None:
+        val = f"perplexity {per_word:.0f} per word · {val}"
     seconds = m.metrics.get("train_seconds")
     doing = "to count" if counted else "of training"
     took = ("" if seconds is None else f" · {seconds / 60:.0f} min {doing}" if seconds >= 60
@@ -142,7 +151,12 @@ def show_char(ch: str) -> str:
     return {" ": "␣ (space)", "\n": "↵ (newline)", "\t": "⇥ (tab)"}.get(ch, ch)
 
 
+def show_piece(token: str) -> str:
+    """A token as a label can show it: a character made visible (show_char), a word as it is."""
+    return show_char(token) if len(token) == 1 else token
+
+
 def next_char_top(m: Served, s: Score, k: int = 10) -> dict[str, float]:
-    """The k likeliest next characters after the text, display form -> probability."""
+    """The k likeliest next tokens (characters or words) after the text, display form -> probability."""
     top = np.argsort(-s.next_probs, kind="stable")[:k]
-    return {show_char(m.model.vocab.chars[i]): float(s.next_probs[i]) for i in top}
+    return {show_piece(m.model.vocab.tokens[i]): float(s.next_probs[i]) for i in top}
