@@ -186,6 +186,16 @@ def test_generate_shows_the_prompt_dimmed_above_the_continuation(page, shots):
     no_messages(page)
 
 
+def test_the_prompt_end_drawn_in_the_browser_is_the_one_the_server_draws(page):
+    import app  # the block is drawn by the page as the button is pressed, and by the server when a set is switched
+
+    for prompt in ["", "BRUTUS:", "a <b> & 'c' \"d\"", "one\ntwo\nthree\nfour\n", "x" * 3000 + "\ny",
+                   "ROMEO:\n" + "word " * 80]:
+        for who in ("The model", "Each column"):
+            shown = page.evaluate(f"p => ({app.prompt_end_js(who)})(p)", prompt)
+            assert shown == app.prompt_end_html(prompt, who), prompt[:40]
+
+
 def test_generate_by_keyboard_alone_with_the_focus_always_visible(page, shots):
     def focused():
         return page.evaluate("""() => { const e = document.activeElement, s = getComputedStyle(e);
