@@ -52,26 +52,26 @@ RECIPES = {
         "ngram": "--model ngram --prune 6",  # the order is chosen on the validation split
     },
     # The Keras tutorial's LSTM (a 100-wide embedding, 150 units), the GRU at its size, and a numpy RNN whose
-    # two V x H matrices fit 12 MB; 30 minutes each. 126,246 training tokens, 8,095 distinct.
+    # two V x H matrices fit 12 MB; 8 minutes each (the bundled runs shared the machine with other jobs). 126,246 training tokens, 8,095 distinct.
     "sherlock-words": {
-        "rnn": f"--model rnn {_WORDS} --hidden-size 256 --num-layers 1 --lr 2e-3 --minutes 30 --eval-every 200",
-        "lstm": f"--model lstm {_WORDS} --embed-size 100 --hidden-size 150 --num-layers 1 --dropout 0.3 --lr 3e-3 --minutes 30 --eval-every 200",
-        "gru": f"--model gru {_WORDS} --embed-size 100 --hidden-size 150 --num-layers 1 --dropout 0.3 --lr 3e-3 --minutes 30 --eval-every 200",
+        "rnn": f"--model rnn {_WORDS} --hidden-size 256 --num-layers 1 --lr 2e-3 --minutes 8 --eval-every 200",
+        "lstm": f"--model lstm {_WORDS} --embed-size 100 --hidden-size 150 --num-layers 1 --dropout 0.3 --lr 3e-3 --minutes 8 --eval-every 200",
+        "gru": f"--model gru {_WORDS} --embed-size 100 --hidden-size 150 --num-layers 1 --dropout 0.3 --lr 3e-3 --minutes 8 --eval-every 200",
         "ngram": "--model ngram --tokens word --vocab-size 5000 --prune 6",  # the baseline: counts, half a minute
     },
     # The same text and CPU time as sherlock-words, read one character at a time: the README's comparison.
     "sherlock-chars": {
-        "rnn": "--model rnn --hidden-size 512 --num-layers 1 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 30 --eval-every 250",
-        "lstm": "--model lstm --embed-size 64 --hidden-size 384 --num-layers 2 --dropout 0.25 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 30 --eval-every 250",
-        "gru": "--model gru --embed-size 64 --hidden-size 384 --num-layers 2 --dropout 0.25 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 30 --eval-every 250",
+        "rnn": "--model rnn --hidden-size 512 --num-layers 1 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 8 --eval-every 250",
+        "lstm": "--model lstm --embed-size 64 --hidden-size 384 --num-layers 2 --dropout 0.25 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 8 --eval-every 250",
+        "gru": "--model gru --embed-size 64 --hidden-size 384 --num-layers 2 --dropout 0.25 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 8 --eval-every 250",
         "ngram": "--model ngram --prune 6",
     },
     # 150 KB: small models, which a corpus this size can feed; the LSTM twice, to show what dropout does.
     "alice-chars": {
-        "rnn": "--model rnn --hidden-size 256 --num-layers 1 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 15 --eval-every 100",
-        "lstm": "--model lstm --embed-size 32 --hidden-size 256 --num-layers 2 --dropout 0.3 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 15 --eval-every 100",
-        "lstm-nodropout": "--model lstm --embed-size 32 --hidden-size 256 --num-layers 2 --dropout 0 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 15 --eval-every 100",
-        "gru": "--model gru --embed-size 32 --hidden-size 256 --num-layers 2 --dropout 0.3 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 15 --eval-every 100",
+        "rnn": "--model rnn --hidden-size 256 --num-layers 1 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 6 --eval-every 100",
+        "lstm": "--model lstm --embed-size 32 --hidden-size 256 --num-layers 2 --dropout 0.3 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 6 --eval-every 100",
+        "lstm-nodropout": "--model lstm --embed-size 32 --hidden-size 256 --num-layers 2 --dropout 0 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 6 --eval-every 100",
+        "gru": "--model gru --embed-size 32 --hidden-size 256 --num-layers 2 --dropout 0.3 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 6 --eval-every 100",
     },
 }
 # How the bundled runs deviated from a plain run of their recipe; shown on the card.
