@@ -295,7 +295,7 @@ def main() -> None:
         shown = {m: folders[m] for m in ("lstm", "lstm-nodropout")}
         train_chars = len(split(read_text(data), 0.1)[0])
         png = curves_png(shown, {"lstm": "LSTM, dropout 0.3", "lstm-nodropout": "LSTM, no dropout"},
-                         "Alice, characters: validation (solid) and training (faint) loss, nats/char", train_chars)
+                         "Alice, characters: validation (solid) and training (faint) loss, bits/char", train_chars)
         out = HERE.parent / "docs" / "alice-dropout.png" if dest == HERE else dest / "alice-dropout.png"  # a trial: beside it
         out.write_bytes(png)
         print(f"wrote {out}")
