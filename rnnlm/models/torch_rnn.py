@@ -5,6 +5,7 @@ in numpy on the same weights: rnnlm.models.runner(model) gives a CellLM.
 """
 from __future__ import annotations
 
+import ctypes
 import inspect
 
 import numpy as np
@@ -20,6 +21,22 @@ from .numpy_cells import cell_for, weight_shapes
 from .torch_layers import LAYERED, recurrence
 
 DTYPES = {"float32": torch.float32, "bf16": torch.bfloat16}  # --dtype: what training's products run in
+
+
+def keep_freed_blocks() -> None:
+    """Have glibc keep freed large blocks for reuse rather than hand them back to the system at once.
+
+    Every training step allocates and frees the same ~100 MB of activations and gradients; by default glibc
+    maps each block over 128 KB afresh and the kernel zero-fills it page by page. Measured on a 2x512 LSTM
+    step (B=64, T=128, one core): 1.18 s of CPU time before, 0.86 to 1.00 s after, float32 and bf16 alike.
+    Elsewhere than glibc this does nothing."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # <malloc.h>
+    libc.mallopt(M_MMAP_THRESHOLD, 1 << 30)  # blocks up to 1 GB come from the heap, so freed ones are reused
+    libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)  # and up to 1 GB of free heap stays with the process
 
 
 class TorchRNN(nn.Module):
@@ -150,6 +167,7 @@ class TorchTrainer:
         if self.dtype != torch.float32 and "dtype" not in inspect.signature(model.forward_logits).parameters:
             raise ValueError(f"--dtype {cfg.dtype}: {type(model).__name__} trains in float32 only")
         self.device = next(model.parameters()).device
+        keep_freed_blocks()
         self.rank, self.world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
         torch.manual_seed(cfg.seed + self.rank)  # dropout masks come from the global generator
         self.net = _Logits(model)
