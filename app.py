@@ -8,6 +8,8 @@ rnnlm.playground.load_app_models' policy. Every action is a call into rnnlm.play
 """
 from __future__ import annotations
 
+import contextlib
+import html
 import io
 import math
 import os
@@ -20,13 +22,15 @@ from PIL import Image
 import pandas as pd
 
 from rnnlm import playground as pg
+from rnnlm import threads
 from rnnlm.hub import HubError, redact
 from rnnlm.models import MODELS
 from rnnlm.playground import guard
+from rnnlm.playground.apidocs import one_line_defaults
 from rnnlm.playground.copies import copies_html, copy_report, recall_note, training_index
 from rnnlm.playground.examples import DEFAULT_PROMPT, EXAMPLES, SCORE_EXAMPLES
 from rnnlm.playground import inside as ins_view
-from rnnlm.playground.inputs import DEFAULTS, MAX_GENERATE, MAX_TEMPERATURE, MAX_TOP_K
+from rnnlm.playground.inputs import DEFAULTS, MAX_GENERATE, MAX_PROMPT, MAX_TEMPERATURE, MAX_TOP_K
 from rnnlm.playground import racejobs
 from rnnlm.playground.race import race_types
 from rnnlm.playground.raceplot import race_png
@@ -82,9 +86,10 @@ def session_of(request) -> str:
 
 
 def model_set_radio(view, tab: str) -> gr.Radio:
-    """Which models a tab uses: the bundled ones or the visitor's own (the Train tab sets it after a race)."""
-    radio = gr.Radio(MODEL_SETS, value=BUNDLED, label="model set", elem_id=f"{tab}-set",
-                     info="'Your text' models exist after a race in the 'Train on your text' tab (this session only).")
+    """Which models a tab uses: the bundled ones or the visitor's own. Hidden until a race in the Train tab gives
+    the visitor models of their own (it then shows the radio and selects them): until then it is a choice of one."""
+    radio = gr.Radio(MODEL_SETS, value=BUNDLED, label="model set", elem_id=f"{tab}-set", visible=False,
+                     info="'Your text': the models trained in the 'Train on your text' tab (this session only).")
     view.__dict__.setdefault("set_radios", []).append(radio)
     return radio
 
@@ -143,7 +148,8 @@ class View:
         return "".join(parts)
 
     def compare(self, prompt, length, temperature, top_k, top_p, seed, with_baseline=False, show_copied=False):
-        """Stream the models' texts side by side from one random stream: N texts, N stats lines, notes, copies.
+        """Stream the models' continuations of one prompt side by side from one random stream: N continuations (the
+        prompt is not repeated in each), N stats lines, notes, copies.
 
         The networks always; the baselines (the n-gram) when with_baseline is true.
         """
@@ -161,12 +167,12 @@ class View:
             yield *self._compare_outputs(columns, req), notes, self.copies([(c.loaded, c.text) for c in columns])
 
     def _compare_outputs(self, columns, req) -> list[str]:
-        """The texts and the stats lines of every model's column (empty for a model not compared)."""
+        """The continuations and the stats lines of every model's column (empty for a model not compared)."""
         by_name = {c.loaded.name: c for c in columns}
         texts, stats = [], []
         for m in self.models:
             c = by_name.get(m.name)
-            texts.append(req.prompt + c.text if c else "")
+            texts.append(c.text if c else "")
             stats.append(f"{pg.model_facts(m)}  \n{pg.column_stats(c)}" if c else (m.error or "not compared"))
         return texts + stats
 
@@ -310,7 +316,7 @@ class View:
         sets = [gr.skip()] * 3
         if finished_ok:
             zipped = str(racejobs.zip_models(job, {"race.png": race_png(job.points, labels, vocab_size=job.vocab_size)}))
-            sets = [gr.Radio(value=YOURS)] * 3
+            sets = [gr.Radio(value=YOURS, visible=True)] * 3
         return (self.race_status(job), figure, rows, *samples, zipped, *sets)
 
     def race_status(self, job) -> str:
@@ -392,15 +398,18 @@ class View:
 # --- layout ----------------------------------------------------------------------------------------
 
 
-def sampling_controls(tab: str):
-    """Length and temperature in view, top-k, top-p and seed folded under "more settings" (elem_id: tab-length ...).
+def sampling_controls(tab: str, side_by_side: bool = False):
+    """Length and temperature in view (in one row when side_by_side), top-k, top-p and seed folded under "more
+    settings" (elem_id: tab-length ...).
 
     Returns the five inputs in the API's order and the accordion, for the tab's other settings."""
-    length = gr.Slider(1, MAX_GENERATE, value=DEFAULTS["length"], step=1, label="length",
-                       info="Characters to generate.", elem_id=f"{tab}-length")
-    temperature = gr.Slider(
-        0, MAX_TEMPERATURE, value=DEFAULTS["temperature"], step=0.05, label="temperature", elem_id=f"{tab}-temperature",
-        info="0 = always the likeliest character; below 1 safer and more repetitive, above 1 wilder.")
+    with gr.Row() if side_by_side else contextlib.nullcontext():
+        length = gr.Slider(1, MAX_GENERATE, value=DEFAULTS["length"], step=1, label="length",
+                           info="Characters to generate.", elem_id=f"{tab}-length")
+        temperature = gr.Slider(
+            0, MAX_TEMPERATURE, value=DEFAULTS["temperature"], step=0.05, label="temperature",
+            elem_id=f"{tab}-temperature",
+            info="0 = always the likeliest character; below 1 safer and more repetitive, above 1 wilder.")
     with gr.Accordion("more settings: top-k, top-p, seed", open=False) as more:
         top_k = gr.Slider(0, MAX_TOP_K, value=DEFAULTS["top_k"], step=1, label="top-k", elem_id=f"{tab}-top-k",
                           info="Pick only among the k likeliest characters. 0 = off.")
@@ -465,22 +474,35 @@ def generate_tab(view: View) -> None:
                  preprocess=False, show_progress="minimal", **MODELS_RUN)
 
 
-def compare_tab(view: View) -> None:
+def compare_button_label(view: View) -> str:
+    """What the Compare button says: how many networks it runs, as many as are loaded."""
     n = len([m for m in view.available if m in view.networks])
+    label = "Compare all three" if n == 3 else f"Compare the {n} models" if n > 1 else "Compare"
+    return f"{label} (Ctrl+Enter)"
+
+
+def prompt_tail_html(prompt) -> str:
+    """The end of the prompt, shown once above the compare columns: each column's text starts where it stops."""
+    lines = str(prompt or "")[-MAX_PROMPT:].split("\n")
+    tail = ("…" if len(lines) > 3 else "") + "\n".join(lines[-3:])[-240:]
+    return f'<div class="cmp-after">Each column continues your prompt, which ends:<pre>{html.escape(tail)}</pre></div>'
+
+
+def compare_tab(view: View) -> None:
     with gr.Tab("Compare"):
         with gr.Row():
             with gr.Column(scale=3, min_width=320):
                 prompt = prompt_box("compare-prompt", lines=2)
+                button = gr.Button(compare_button_label(view), variant="primary", elem_id="compare-button")
             with gr.Column(scale=2, min_width=320):
-                label = "Compare all three" if n == 3 else f"Compare the {n} models" if n > 1 else "Compare"
-                button = gr.Button(f"{label} (Ctrl+Enter)", variant="primary", elem_id="compare-button")
                 model_set = model_set_radio(view, "compare")
-                settings, more = sampling_controls("compare")
+                settings, more = sampling_controls("compare", side_by_side=True)
                 with more:
                     baseline = gr.Checkbox(False, label="add the n-gram baseline as a column",
                                            elem_id="compare-baseline", visible=bool(view.baselines),
                                            info="A count-based model: how much do the networks beat counting?")
                     copied = copied_toggle("compare")
+        after = gr.HTML(prompt_tail_html(DEFAULT_PROMPT), elem_id="compare-after", label="the end of the prompt")
         with gr.Row(equal_height=True):
             texts, stats, baseline_columns = [], [], []
             for m in view.models:
@@ -505,6 +527,7 @@ def compare_tab(view: View) -> None:
         gr.Examples(EXAMPLES, [prompt], label="Try these prompts (click one, then Compare)")
     button.click(view.compare_from, [prompt, *settings, baseline, copied, model_set], [*texts, *stats, notes, copies],
                  api_name="compare", preprocess=False, show_progress="minimal", **MODELS_RUN)
+    button.click(prompt_tail_html, [prompt], [after], api_visibility="private", queue=False, preprocess=False)
     if baseline_columns:
         baseline.change(lambda on: [gr.Column(visible=on is True) for _ in baseline_columns], [baseline],
                         baseline_columns, api_visibility="private", concurrency_limit=None, preprocess=False)
@@ -526,19 +549,20 @@ def score_tab(view: View) -> None:
                     "choosing among that many characters. Text unlike the training text (modern office English, "
                     "random letters) costs every model more bits, the weakest model most."
                 )
-        table = gr.Dataframe(headers=pg.SCORE_HEADERS, label="how surprised each model is", interactive=False)
+        table = gr.Dataframe(headers=pg.SCORE_HEADERS, label="how surprised each model is", interactive=False,
+                             elem_id="score-table")
         gr.Markdown(
             "**Where the models differ:** the best and the worst network on your text, character by character "
             "(hover for both probabilities). The first letters of words and names surprise every model; look for "
             "green at the ends of long words and on the line after a speaker's name, where memory pays. Each "
             "model's own surprisal map is folded underneath."
         )
-        heat = gr.HTML()
+        heat = gr.HTML(label="where the models differ, character by character", elem_id="score-heat")
         gr.Markdown("**What comes next?** Each model's ten likeliest next characters after your text. "
                     "A confident model puts most probability on one or two; its entropy (in the table) is low.")
         with gr.Row():
-            nexts = [gr.Label(label=m.label, num_top_classes=10) for m in view.models]
-        notes = gr.Markdown(elem_classes="notes")
+            nexts = [gr.Label(label=f"{m.label}: next character", num_top_classes=10) for m in view.models]
+        notes = gr.Markdown(elem_classes="notes", label="notes")
     button.click(view.score_from, [text, model_set], [table, heat, *nexts, notes], api_name="score", preprocess=False,
                  **MODELS_RUN)
 
@@ -621,7 +645,7 @@ def train_tab(view: View, demo: gr.Blocks) -> None:
                     train = gr.Button("Train", variant="primary", elem_id="train-button")
                     stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
             with gr.Column(scale=3):
-                status = gr.Markdown(elem_id="train-status")
+                status = gr.Markdown(elem_id="train-status", label="race status")
                 figure = gr.Image(label="the race: nats/char against training seconds", type="pil", show_label=False,
                                   elem_id="train-plot", interactive=False)
                 table = gr.Dataframe(headers=["model", "parameters", "CPU seconds", "steps", "characters seen",
@@ -645,7 +669,7 @@ def train_tab(view: View, demo: gr.Blocks) -> None:
                                         "else HF_TOKEN.")
                 private = gr.Checkbox(True, label="private repos", elem_id="train-private")
                 push = gr.Button("Push to the Hub", elem_id="train-push")
-                pushed = gr.Markdown(elem_id="train-pushed")
+                pushed = gr.Markdown(elem_id="train-pushed", label="pushed repos")
     sets = view.__dict__.get("set_radios", [])
     train.click(races.warm, None, None, api_visibility="private", concurrency_limit=None, queue=False)
     train.click(view.race_start, [upload, text, seconds, models, size],
@@ -672,8 +696,11 @@ def inside_tab(view: View) -> None:
         text = gr.Textbox(passage, label="passage", lines=6, max_lines=12, elem_id="inside-passage",
                           info=f"Any text; the views read its first {ins_view.ins.MAX_PASSAGE:,} characters.")
         button = gr.Button("Look inside", variant="primary", elem_id="inside-button")
-        notes = gr.Markdown(elem_classes="notes")
-        row = lambda: [gr.Markdown(elem_classes="stats") for _ in models]  # noqa: E731 - one caption per model
+        notes = gr.Markdown(elem_classes="notes", label="notes")
+
+        def row(what: str) -> list[gr.Markdown]:
+            """One caption per model, named for the API page: 'LSTM: gradient flow'."""
+            return [gr.Markdown(elem_classes="stats", label=f"{m.label}: {what}") for m in models]
 
         gr.Markdown("### 1. Gradient flow\nHow much the log-probability of a character depends on the input k "
                     "characters back: the norm of the gradient with respect to the RNN's one-hot input and the "
@@ -682,20 +709,20 @@ def inside_tab(view: View) -> None:
                              label="gradient norm against distance", x_title="k (characters back)",
                              y_title="log10 (norm / norm at k = 1)")
         with gr.Row(equal_height=True):
-            flow_text = row()
+            flow_text = row("gradient flow")
 
         gr.Markdown("### 2. What did it look at?\nThe influence of every character read on one prediction, "
                     "as gradient × input: the first-order change in log p if that character's input were zeroed. "
                     "Below, each model's five likeliest next characters at temperature 0.5, 1 and 1.5.")
         position = gr.Slider(1, ins_view.ins.MAX_PASSAGE, value=min(len(passage), 300), step=1,
                              label="predict after this many characters", elem_id="inside-position")
-        heat = gr.HTML(elem_id="inside-heat")
+        heat = gr.HTML(elem_id="inside-heat", label="influence of each character read")
         with gr.Row(equal_height=True):
             bars = [gr.BarPlot(x="next", y="probability", color="temperature", label=f"{m.label}: top 5 next",
                                x_title="next character at temperature 0.5 / 1 / 1.5", x_label_angle=-45)
                     for m in models]
         with gr.Row(equal_height=True):
-            look_text = row()
+            look_text = row("what it looked at")
 
         gr.Markdown("### 3. Neurons\nUnits ranked by how strongly they correlate with a feature of the text, over "
                     "a longer held-out sample (any layer: the RNN's h, the LSTM's cell c and h, the GRU's h). The "
@@ -705,14 +732,15 @@ def inside_tab(view: View) -> None:
                                   elem_id="inside-feature")
             rank = gr.Slider(1, 5, value=1, step=1, label="unit (1 = best)", elem_id="inside-rank")
         with gr.Row(equal_height=True):
-            units = [gr.HTML() for _ in models]
+            units = [gr.HTML(label=f"{m.label}: passage coloured by the unit") for m in models]
         with gr.Row(equal_height=True):
-            unit_text = row()
+            unit_text = row("the chosen unit")
 
         gr.Markdown("### 4. Gates\nFor each unit of the LSTM and GRU, the share of held-out steps its gate is "
                     "shut (< 0.1, left-saturated) against open (> 0.9, right-saturated), per gate and layer.")
         gated = [m for m in models if m.available and has_gates(m.model)]
-        texts = {m.name: gr.Markdown(elem_classes="stats") for m in models if m not in gated}  # "no gates"
+        texts = {m.name: gr.Markdown(elem_classes="stats", label=f"{m.label}: gates")
+                 for m in models if m not in gated}  # "no gates"
         gates = []
         with gr.Row(equal_height=True):
             for m in gated:
@@ -720,7 +748,7 @@ def inside_tab(view: View) -> None:
                     gates.append(gr.ScatterPlot(x="left-saturated", y="right-saturated", color="gate",
                                                 label=f"{m.label} gates", x_title="share of steps < 0.1 (shut)",
                                                 y_title="share of steps > 0.9 (open)", x_lim=[0, 1], y_lim=[0, 1]))
-                    texts[m.name] = gr.Markdown(elem_classes="stats")
+                    texts[m.name] = gr.Markdown(elem_classes="stats", label=f"{m.label}: gates")
         gate_text = [texts[m.name] for m in models]  # in the handler's order
 
     run = dict(preprocess=False, show_progress="minimal", **MODELS_RUN)
@@ -735,18 +763,26 @@ def inside_tab(view: View) -> None:
     rank.release(views[2][0], views[2][1], views[2][2], api_visibility="private", **run)
 
 
+class Page(gr.Blocks):
+    """The app's Blocks, whose "Use via API" snippets run as shown (rnnlm.playground.apidocs)."""
+
+    def get_api_info(self, all_endpoints: bool = False, page: str | None = None):
+        return one_line_defaults(super().get_api_info(all_endpoints=all_endpoints, page=page))
+
+
 def build_demo(models: list[pg.Served]) -> gr.Blocks:
     """The whole page for these models: a header and one tab each to generate, compare, score, browse, read."""
     view = View(models)
-    with gr.Blocks(title="rnnlm: RNN vs LSTM vs GRU", analytics_enabled=False) as demo:
+    with Page(title="rnnlm: RNN vs LSTM vs GRU", analytics_enabled=False) as demo:
         header(view)
-        generate_tab(view)
-        compare_tab(view)
-        score_tab(view)
-        inside_tab(view)
-        train_tab(view, demo)
-        gallery_tab(view)
-        models_tab(view)
+        with gr.Tabs(overflow_behavior="wrap"):  # every tab in sight on a phone too, not behind a "..." menu
+            generate_tab(view)
+            compare_tab(view)
+            score_tab(view)
+            inside_tab(view)
+            train_tab(view, demo)
+            gallery_tab(view)
+            models_tab(view)
         if any(m.note for m in view.models):
             demo.load(view.warn_fallbacks, None, None, api_visibility="private", concurrency_limit=None)
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=2)  # the model endpoints share one slot (MODELS_RUN)
@@ -761,10 +797,24 @@ THEME = gr.themes.Soft(primary_hue="indigo", font=["ui-sans-serif", "system-ui",
     block_info_text_color="*neutral_700", block_info_text_color_dark="*neutral_300",
     body_text_color_subdued="*neutral_700", body_text_color_subdued_dark="*neutral_300",
     block_label_text_color="*neutral_800", block_label_text_color_dark="*neutral_200",
+    # the labels' pills, primary buttons, selected radios and the selected tab: indigo 500 gives white text, or
+    # text on indigo 100, 4.47:1 and 3.6:1; indigo 600 and 700 pass (the dark theme's selected tab: CSS below)
+    block_title_text_color="*primary_700", color_accent="*primary_600",
+    button_primary_background_fill="*primary_600", button_primary_background_fill_hover="*primary_700",
+    button_primary_background_fill_hover_dark="*primary_700",
+    checkbox_label_background_fill_selected="*primary_600",
 )
 # Ctrl+Enter (Cmd+Enter on a Mac) in a text box presses its tab's button; a visitor never has to tab to it.
+# And every text box is named after its label for screen readers: gradio wraps a box and its copy button in one
+# <label>, which then names the button (the first control in it) and leaves the box nameless.
 SHORTCUTS = """
 () => {
+  const name = () => document.querySelectorAll("label textarea:not([aria-label])").forEach((box) => {
+    const label = box.closest("label").querySelector("[data-testid=block-info]");
+    if (label && label.textContent.trim()) box.setAttribute("aria-label", label.textContent.trim());
+  });
+  name();
+  new MutationObserver(name).observe(document.body, {childList: true, subtree: true});
   const buttons = {"generate-prompt": "generate-button", "compare-prompt": "compare-button", "score-text": "score-button"};
   document.addEventListener("keydown", (e) => {
     if (e.key !== "Enter" || !(e.ctrlKey || e.metaKey)) return;
@@ -788,11 +838,30 @@ CSS = pg.heatmap_css() + """
 .sample-grid caption { caption-side: top; text-align: left; padding: .4em 0; opacity: .8; }
 .copies pre { white-space: pre-wrap; font-family: ui-monospace, SFMono-Regular, monospace; }
 .copies mark { background: #ffd54f; color: #1a1a1a; }
+.cmp-after { font-size: .9em; color: var(--body-text-color-subdued); }
+.cmp-after pre { margin: .2em 0 0; padding: .2em .6em; border-left: 3px solid var(--color-accent); white-space: pre-wrap;
+  font-family: ui-monospace, SFMono-Regular, monospace; }
 @media (max-width: 600px) {  /* a phone: a smaller title leaves more of the first screen to the tabs */
   h1 { font-size: 1.5em !important; }
+  /* the tables in the phone's width, not scrolling sideways: the score table without perplexity, nats/char (both
+     bits/char in other terms) and chars scored; the race's without CPU seconds, steps, characters and train loss */
+  #score-table :is(th, td):is(:nth-child(3), :nth-child(4), :nth-child(5)),
+  #train-table :is(th, td):is(:nth-child(3), :nth-child(4), :nth-child(5), :nth-child(8)) { display: none !important; }
+  :is(#score-table, #train-table) :is(th, td) { min-width: 0 !important; width: auto !important;
+    max-width: none !important; padding: 4px !important; }
+  :is(#score-table, #train-table) :is(th, th *) { white-space: normal !important; }
+  :is(#score-table, #train-table) table { width: 100% !important; font-size: .8em; }
+  /* the temperature x model grid: one cell under another, each naming its model */
+  .sample-grid, .sample-grid caption, .sample-grid tbody, .sample-grid tr, .sample-grid th, .sample-grid td {
+    display: block; }
+  .sample-grid tr.heads { display: none !important; }
+  .sample-grid td::before { content: attr(data-model); display: block; font-weight: 600; }
 }
 *:focus-visible, input[type=range]:focus, textarea:focus, input:focus {
   outline: 3px solid #4338ca !important; outline-offset: 2px; }
+.dark [role=tab][aria-selected=true] { color: var(--primary-400); }  /* indigo 600 on the dark page is 3:1 */
+.dark *:focus-visible, .dark input[type=range]:focus, .dark textarea:focus, .dark input:focus {
+  outline-color: #a5b4fc !important; }  /* 3:1 against the dark background too */
 """
 
 
@@ -814,6 +883,7 @@ def launch(blocks: gr.Blocks | None = None, **kwargs):
     return blocks.launch(theme=THEME, css=CSS, js=SHORTCUTS, **(guard.launch_options() | kwargs))
 
 
+threads.single_stream()  # this process only samples and scores; training runs in processes of its own
 demo = build_demo(pg.load_app_models())  # the Space serves this
 
 if __name__ == "__main__":

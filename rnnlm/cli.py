@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from . import threads
 from .config import TrainConfig
 from .models import MODELS
 from .sample import SampleSettings
@@ -78,6 +79,7 @@ def _sample(args) -> int:
     if args.seed is not None and not 0 <= args.seed < 2**32:
         raise ValueError(f"--seed must be from 0 to {2**32 - 1}, got {args.seed}")
     model = load_model(args.checkpoint, inference=True)  # the LSTM and GRU run in numpy: no torch to import
+    threads.single_stream()
     index = _training_index(model, args.data) if args.show_copied else None
     s = stream(model, args.prompt, length=args.length, temperature=args.temperature,
                top_k=args.top_k, top_p=args.top_p, seed=args.seed)
@@ -130,15 +132,20 @@ def _training_index(model, data: str | None):
 
 def _score(args) -> int:
     from . import load_model
-    from .score import score
+    from .score import score, score_file
     from .vocab import describe_chars
 
     if (args.text is None) == (args.text_file is None):
         print("error: give exactly one of --text or --text-file", file=sys.stderr)
         return 2
-    text = args.text if args.text is not None else _read_text_file(args.text_file)
+    if args.text_file is not None:
+        _check_text_file(args.text_file)
     model = load_model(args.checkpoint, inference=True)  # the LSTM and GRU run in numpy: no torch to import
-    result = score(model, text, context=args.context)
+    threads.single_stream()
+    if args.text is not None:
+        result = score(model, args.text, context=args.context)
+    else:  # read a block at a time, with a progress bar: files of any size
+        result = score_file(model, args.text_file, context=args.context)
     if args.json:
         print(json.dumps(result.summary()))
     else:
@@ -147,6 +154,15 @@ def _score(args) -> int:
         if result.skipped:
             print(f"skipped characters not in the vocabulary: {describe_chars(result.skipped)}")
     return 0
+
+
+def _check_text_file(path: str) -> None:
+    """A ValueError naming the file unless it is a readable file."""
+    p = Path(path)
+    if not p.exists():
+        raise ValueError(f"--text-file {path}: file not found")
+    if p.is_dir():
+        raise ValueError(f"--text-file {path}: is a folder, not a file")
 
 
 def _read_text_file(path: str) -> str:

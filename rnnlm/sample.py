@@ -13,6 +13,7 @@ from typing import Iterator
 import numpy as np
 
 from .models import runner
+from .threads import one_blas_thread
 
 MAX_LENGTH = 100_000  # characters per call: enough for any page, bounded for a server
 MAX_CONTEXT = 4096  # prompt characters used to warm up the state; older ones barely move it
@@ -144,5 +145,6 @@ def stream(model, prompt: str = "", rng=None, **settings) -> Stream:
 
 
 def generate(model, prompt: str = "", rng=None, **settings) -> str:
-    """The whole continuation of prompt as one string."""
-    return "".join(stream(model, prompt, rng=rng, **settings))
+    """The whole continuation of prompt as one string, computed with one BLAS thread (rnnlm.threads)."""
+    with one_blas_thread():
+        return "".join(stream(model, prompt, rng=rng, **settings))

@@ -1,20 +1,31 @@
-"""The page in a real browser (Debian's chromium driven by playwright): type a prompt, compare, and
-see three texts stream in with no error on the page."""
+"""The page in a real browser (Debian's chromium driven by playwright), as a visitor meets it: on a 1440x900
+screen and a 390x844 phone, by mouse and by keyboard alone, in the light and the dark theme.
+
+Screenshots of every step go to $RNNLM_SCREENSHOTS (default: a temporary folder, printed); look at them.
+"""
 from __future__ import annotations
 
+import os
+import re
+import zipfile
 from pathlib import Path
 
 import pytest
 
-import zipfile
-
 from rnnlm.playground import racejobs
+from rnnlm.playground.apidocs import API_DEFAULTS
+from rnnlm.playground.inputs import MAX_PROMPT, MAX_SCORE
 from tests.support import MODEL_TYPES, TEXT, make_tiny_checkpoints, serve_app, served
 
 CHROMIUM = Path("/usr/bin/chromium")
 # No sandbox (CI runs as root), no GPU, and nothing that phones home: the test runs offline.
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--no-first-run", "--disable-sync"]
+DESKTOP, PHONE = {"width": 1440, "height": 900}, {"width": 390, "height": 844}
+TABS = ["Generate", "Compare", "Score", "Inside the models", "Train on your text", "Gallery", "Models"]
+CONTRAST = (Path(__file__).parent / "contrast.js").read_text(encoding="utf-8")
+# Roles a person operates: each needs an accessible name (what a screen reader says on reaching it).
+CONTROLS = {"textbox", "slider", "radio", "checkbox", "combobox", "button", "spinbutton", "listbox", "tab", "searchbox"}
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -34,21 +45,69 @@ def url(tmp_path_factory):
         racejobs.set_server(old)
 
 
-@pytest.fixture
-def page(url):
+@pytest.fixture(scope="module")
+def browser():
     sync_playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").sync_playwright
-
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.errors = []  # uncaught exceptions in the page's scripts
-        page.on("pageerror", lambda e: page.errors.append(str(e)))
-        page.goto(url)
-        yield page
+        yield browser
         browser.close()
 
 
-def test_compare_in_the_browser_fills_all_three_columns_without_error(page):
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    folder = Path(os.environ.get("RNNLM_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    yield folder
+    print(f"\nscreenshots in {folder}")
+
+
+def open_page(browser, url, viewport=DESKTOP, scheme="light"):
+    """A fresh visitor's page (its own session), loaded, with its script errors collected in page.errors."""
+    page = browser.new_page(viewport=viewport, color_scheme=scheme)
+    page.errors = []  # uncaught exceptions in the page's scripts
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(url)
+    page.get_by_role("tab", name="Generate", exact=True).wait_for()
+    return page
+
+
+@pytest.fixture
+def page(browser, url):
+    page = open_page(browser, url)
+    yield page
+    page.close()
+
+
+def wait_for_lengths(page, selectors, n, timeout=30_000):
+    """Wait until every text box in selectors holds n characters."""
+    page.wait_for_function(
+        "([sels, n]) => sels.every(s => { const t = document.querySelector(s); return t && t.value.length === n; })",
+        arg=[selectors, n], timeout=timeout)
+
+
+def in_view(page, selector, at_least=150) -> bool:
+    """Whether at least `at_least` pixels of the element's height are on screen, the page unscrolled."""
+    return page.evaluate(
+        """([sel, min]) => { const r = document.querySelector(sel).getBoundingClientRect();
+             return window.scrollY === 0 && Math.min(r.bottom, innerHeight) - Math.max(r.top, 0) >= min; }""",
+        [selector, at_least])
+
+
+def slug(tab: str) -> str:
+    return re.sub(r"\W+", "-", tab.lower())
+
+
+def no_messages(page):
+    toasts = page.locator('[data-testid="toast-body"]')
+    assert toasts.count() == 0, f"unexpected messages on the page: {toasts.all_inner_texts()}"
+    assert page.errors == []
+
+
+# --- results in view ------------------------------------------------------------------------------
+
+
+def test_compare_shows_the_prompt_once_and_three_continuations_in_view(page, shots):
     prompt = "BRUTUS:\nThe night is "
     page.get_by_role("tab", name="Compare").click()
     box = page.locator("#compare-prompt textarea")
@@ -56,22 +115,172 @@ def test_compare_in_the_browser_fills_all_three_columns_without_error(page):
     box.type(prompt)  # typed key by key, as a visitor would
     page.get_by_role("button", name="Compare all three").click()
     columns = [f"#compare-{name} textarea" for name in MODEL_TYPES]
-    # the default length is 300: wait until every column holds the prompt and 300 more characters
-    page.wait_for_function(
-        "([sels, n]) => sels.every(s => { const t = document.querySelector(s); return t && t.value.length === n; })",
-        arg=[columns, len(prompt) + 300], timeout=30_000,
-    )
+    wait_for_lengths(page, columns, 300)  # the default length, and no copy of the prompt
+    page.screenshot(path=str(shots / "desktop-compare.png"))
     for sel in columns:
-        assert page.locator(sel).input_value().startswith(prompt)
-    toasts = page.locator('[data-testid="toast-body"]')
-    assert toasts.count() == 0, f"unexpected messages on the page: {toasts.all_inner_texts()}"
+        assert in_view(page, sel), f"{sel} is below the fold at 1440x900"
+        assert not page.locator(sel).input_value().startswith("BRUTUS")
+    assert page.locator("#compare-after pre").inner_text() == prompt  # once, above the columns
+    no_messages(page)
+
+
+def test_generate_by_keyboard_alone_with_the_focus_always_visible(page, shots):
+    def focused():
+        return page.evaluate("""() => { const e = document.activeElement, s = getComputedStyle(e);
+            return {box: e.closest("[id]")?.id || "", tag: e.tagName, type: e.type || "",
+                    ring: s.outlineStyle !== "none" && parseFloat(s.outlineWidth) >= 2}; }""")
+
+    stops = []
+    while not stops or stops[-1]["box"] != "generate-prompt":
+        assert len(stops) < 15, f"the prompt is not within 15 Tab presses: {stops}"
+        page.keyboard.press("Tab")
+        stops.append(focused())
+    page.keyboard.press("Control+a")
+    page.keyboard.type("BRUTUS:")
+    page.keyboard.press("Control+Enter")
+    out = page.locator("#generate-output textarea")
+    page.wait_for_function("el => el.value.length === 7 + 300", arg=out.element_handle(), timeout=30_000)
+    assert out.input_value().startswith("BRUTUS:")
+    page.screenshot(path=str(shots / "desktop-generate-keyboard.png"))
+    assert in_view(page, "#generate-output textarea")
+    while stops[-1]["type"] != "range":  # on to the first slider
+        assert len(stops) < 25, f"no slider within 25 Tab presses: {stops}"
+        page.keyboard.press("Tab")
+        stops.append(focused())
+    assert [s for s in stops if not s["ring"]] == [], "focus without a visible ring"
+    assert {"radio", "textarea", "range", "submit"} <= {s["type"] for s in stops}
+    no_messages(page)
+
+
+def test_a_paste_longer_than_the_limit_is_cut_with_a_note_in_view(page, shots):
+    prompt = "".join(f"BRUTUS:\nLine {i} of a long speech.\n" for i in range(120))
+    assert len(prompt) > MAX_PROMPT
+    page.locator("#generate-prompt textarea").fill(prompt)  # as a paste: the whole text at once
+    page.locator("#generate-button").click()
+    page.get_by_text(f"using its last {MAX_PROMPT:,}").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(shots / "desktop-generate-long-paste.png"))
+    assert page.locator("#generate-output textarea").input_value().startswith(prompt[-MAX_PROMPT:])
+
+    page.get_by_role("tab", name="Score").click()
+    page.locator("#score-text textarea").fill(prompt * 3)
+    assert len(prompt * 3) > MAX_SCORE
+    page.locator("#score-button").click()
+    page.get_by_text(f"scoring its first {MAX_SCORE:,}").first.wait_for(timeout=30_000)
     assert page.errors == []
 
 
-def test_train_on_an_uploaded_text_then_generate_from_it_and_download_the_zip(page, tmp_path):
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
+# --- every tab: contrast, names, and the phone --------------------------------------------------
+
+
+def show_results(page, tab):
+    """Fill a tab with results where it has them, so that they are checked too (from text in the tiny models'
+    vocabulary: the defaults' other characters would be skipped, with a note)."""
+    if tab == "Score":
+        page.locator("#score-text textarea").fill(" ".join(reversed(TEXT[:400].split())))  # not in the training text
+        page.locator("#score-button").click()
+        page.locator("#score-heat .heatmap").first.wait_for(timeout=30_000)
+    elif tab == "Compare":
+        page.locator("#compare-prompt textarea").fill("BRUTUS:\nThe night is ")
+        page.locator("#compare-button").click()
+        wait_for_lengths(page, [f"#compare-{name} textarea" for name in MODEL_TYPES], 300)
+
+
+def unnamed_controls(page) -> list[str]:
+    """The controls chromium's accessibility tree gives no name."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        nodes = cdp.send("Accessibility.getFullAXTree")["nodes"]
+        return [f"{n['role']['value']} (DOM node {n.get('backendDOMNodeId')})" for n in nodes
+                if not n.get("ignored") and n.get("role", {}).get("value") in CONTROLS
+                and not str(n.get("name", {}).get("value", "")).strip()]
+    finally:
+        cdp.detach()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_tab_passes_a_contrast_check_and_names_its_controls(browser, url, shots, scheme):
+    page = open_page(browser, url, scheme=scheme)
+    for tab in TABS:
+        page.get_by_role("tab", name=tab, exact=True).click()
+        page.wait_for_timeout(300)  # the tab's first paint
+        show_results(page, tab)
+        page.screenshot(path=str(shots / f"desktop-{scheme}-{slug(tab)}.png"), full_page=True)
+        failures = page.evaluate(CONTRAST)
+        assert failures == [], f"{tab} ({scheme}): text below WCAG AA contrast: {failures[:5]}"
+        assert unnamed_controls(page) == [], f"{tab} ({scheme}): controls without an accessible name"
+    no_messages(page)
+    page.close()
+
+
+def test_the_phone_shows_every_tab_and_nothing_scrolls_sideways(browser, url, shots):
+    page = open_page(browser, url, viewport=PHONE)
+    for tab in TABS:
+        button = page.get_by_role("tab", name=tab, exact=True)
+        assert button.is_visible(), f"the {tab} tab is hidden on a phone"
+        box = button.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], f"the {tab} tab is off screen"
+    for tab in TABS:
+        page.get_by_role("tab", name=tab, exact=True).click()
+        page.wait_for_timeout(300)
+        show_results(page, tab)
+        page.screenshot(path=str(shots / f"phone-{slug(tab)}.png"), full_page=True)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"{tab}: the page is {width} px wide on a {PHONE['width']} px phone"
+        # and no table runs past the screen's edge, scrolling sideways in its box or cut off
+        right = page.evaluate(
+            "Math.max(0, ...[...document.querySelectorAll('table')].map(t => t.getBoundingClientRect().right))")
+        assert right <= PHONE["width"], f"{tab}: a table reaches {right:.0f} px on a {PHONE['width']} px phone"
+    no_messages(page)
+    page.close()
+
+
+def test_with_a_missing_model_the_compare_button_counts_what_is_there(browser, tmp_path_factory):
+    folders = make_tiny_checkpoints(tmp_path_factory.getbasetemp() / "tiny-checkpoints")
+    models = served({"rnn": folders["rnn"], "lstm": tmp_path_factory.mktemp("no-checkpoint"), "gru": folders["gru"]})
+    with serve_app(models) as (_, url):
+        page = open_page(browser, url)
+        page.get_by_role("tab", name="Compare").click()
+        assert page.locator("#compare-button").inner_text() == "Compare the 2 models (Ctrl+Enter)"
+        page.locator("#compare-button").click()
+        wait_for_lengths(page, ["#compare-rnn textarea", "#compare-gru textarea"], 300)
+        assert page.get_by_text("LSTM is unavailable").first.is_visible()
+        page.close()
+
+
+# --- the API page ----------------------------------------------------------------------------------
+
+
+def test_the_api_page_snippets_run_as_shown(page, shots):
+    page.get_by_role("button", name=re.compile("Use via API")).click()
+    page.get_by_text('api_name="/generate"').first.wait_for()
+    page.screenshot(path=str(shots / "desktop-api-page.png"))
+    snippets = {}
+    for code in page.locator("pre").all_inner_texts():
+        if "client.predict(" in code and (name := re.search(r'api_name="(/\w+)"', code)):
+            snippets[name.group(1)] = code
+    assert {"/generate", "/compare", "/score", "/train"} <= snippets.keys()
+    for name, code in snippets.items():
+        compile(code, f"the API page's {name} snippet", "exec")  # each one parses
+    for name in ("/generate", "/compare", "/score"):
+        scope = {}
+        exec(snippets[name], scope)  # as shown: the snippet names this server
+        result = scope["result"]
+        if name == "/generate":
+            assert result[0].startswith(API_DEFAULTS["prompt"]) and len(result[0]) == len(API_DEFAULTS["prompt"]) + 300
+        elif name == "/compare":
+            assert all(len(text) == 300 for text in result[:3])
+        else:
+            assert [row[0] for row in result[0]["data"]] == ["vanilla RNN", "LSTM", "GRU"]
+    returns = page.locator(".api-docs").inner_text()
+    assert not re.search(r"value_\d+", returns), "an output the API page names only by number"
+
+
+# --- training in the page ---------------------------------------------------------------------------
+
+
+def test_train_on_an_uploaded_text_then_generate_from_it_and_download_the_zip(page, tmp_path, shots):
     (tmp_path / "play.txt").write_text(TEXT, encoding="utf-8")
+    assert not page.locator("#generate-set").is_visible()  # one model set until there is a second
     page.get_by_role("tab", name="Train on your text").click()
     page.locator("#train-file input[type=file]").set_input_files(str(tmp_path / "play.txt"))
     seconds = page.locator("#train-seconds input[type=number]")
@@ -79,7 +288,7 @@ def test_train_on_an_uploaded_text_then_generate_from_it_and_download_the_zip(pa
     seconds.press("Enter")
     page.locator("#train-button").click()
     page.wait_for_function("() => document.querySelector('#train-status')?.innerText.includes('Done')", timeout=90_000)
-    page.screenshot(path=str(shots / "train-done.png"), full_page=True)
+    page.screenshot(path=str(shots / "desktop-train-done.png"), full_page=True)
     table = page.locator("#train-table").inner_text()
     assert all(label in table for label in ("vanilla RNN", "LSTM", "GRU"))  # three curves' latest points
     assert page.locator("#train-plot img").count() == 1
@@ -91,7 +300,7 @@ def test_train_on_an_uploaded_text_then_generate_from_it_and_download_the_zip(pa
 
     page.get_by_role("tab", name="Generate").click()
     yours = page.locator("#generate-set").get_by_role("radio", name="Your text (trained in the Train tab)")
-    assert yours.is_checked()  # the race switched the tabs to the new models
+    assert yours.is_checked()  # the race showed the model sets and switched the tabs to the new models
     page.get_by_role("radio", name="LSTM").click()
     box = page.locator("#generate-prompt textarea")
     box.fill("BRUTUS:")
@@ -99,11 +308,11 @@ def test_train_on_an_uploaded_text_then_generate_from_it_and_download_the_zip(pa
     out = page.locator("#generate-output textarea")
     page.wait_for_function("el => el.value.length >= 7 + 300", arg=out.element_handle(), timeout=30_000)
     assert out.input_value().startswith("BRUTUS:")
-    page.screenshot(path=str(shots / "generate-yours.png"), full_page=True)
-    print(f"screenshots in {shots}")
+    page.screenshot(path=str(shots / "desktop-generate-yours.png"), full_page=True)
     assert page.errors == []
-def test_inside_tab_shows_the_plots_heat_maps_and_units(page, tmp_path_factory):
-    shots = tmp_path_factory.mktemp("inside-screenshots")
+
+
+def test_inside_tab_shows_the_plots_heat_maps_and_units(page, shots):
     page.get_by_role("tab", name="Inside the models").click()
     assert page.locator("#inside-passage textarea").input_value().strip()  # a default passage is there
     page.get_by_role("button", name="Look inside").click()
@@ -111,11 +320,8 @@ def test_inside_tab_shows_the_plots_heat_maps_and_units(page, tmp_path_factory):
     page.wait_for_function("document.querySelectorAll('.vega-embed canvas, .vega-embed svg').length >= 6",
                            timeout=60_000)  # the curves, three bar charts and two gate scatters (the RNN's is empty)
     page.wait_for_timeout(1000)
-    page.screenshot(path=str(shots / "inside.png"), full_page=True)
+    page.screenshot(path=str(shots / "desktop-inside.png"), full_page=True)
     for name in ("k (characters back)", "LSTM gates", "GRU: top 5 next"):
         assert page.get_by_text(name).count() > 0, name
     assert page.get_by_text("correlates r = ").count() >= 3
-    toasts = page.locator('[data-testid="toast-body"]')
-    assert toasts.count() == 0, f"unexpected messages on the page: {toasts.all_inner_texts()}"
-    assert page.errors == []
-    print(f"screenshot: {shots / 'inside.png'}")
+    no_messages(page)

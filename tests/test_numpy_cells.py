@@ -92,3 +92,37 @@ def test_sampling_and_scoring_need_no_torch(pair, tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_layers_on_their_own_threads_give_torch_s_numbers(pair, monkeypatch):
+    """A text longer than a chunk runs each layer on its own thread; the logits and state still match torch."""
+    from rnnlm.models import numpy_cells
+
+    torch_model, cells = pair
+    ids = np.random.default_rng(2).integers(0, cells.config.vocab_size, size=(1, 61))
+    expected, torch_state = torch_model.forward(ids, torch_model.init_state(1))
+    monkeypatch.setattr(numpy_cells, "PIPELINE_CHUNK", 8)  # 8 chunks through the two layers
+    got, state = cells.forward(ids, cells.init_state(1))
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    for a, b in zip(cells.state_tensors(state).values(), torch_model.state_tensors(torch_state).values()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    monkeypatch.setattr(numpy_cells, "PIPELINE_CHUNK", 1000)  # one chunk: layer after layer on this thread
+    one_thread, _ = cells.forward(ids, cells.init_state(1))
+    np.testing.assert_allclose(got, one_thread, rtol=1e-6, atol=1e-6)
+
+
+def test_a_failing_layer_thread_raises_in_the_caller(pair, monkeypatch):
+    from rnnlm.models import numpy_cells
+
+    _, cells = pair
+    real = numpy_cells._run_layer
+
+    def fail_above(cell, l, *args):
+        if l == 1:
+            raise FloatingPointError("layer 1 broke")
+        return real(cell, l, *args)
+
+    monkeypatch.setattr(numpy_cells, "PIPELINE_CHUNK", 4)
+    monkeypatch.setattr(numpy_cells, "_run_layer", fail_above)
+    with pytest.raises(FloatingPointError, match="layer 1 broke"):
+        cells.forward(np.zeros((1, 40), dtype=np.int64), cells.init_state(1))

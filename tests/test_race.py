@@ -122,7 +122,7 @@ def test_a_race_through_the_api_then_its_models_generate_compare_and_score(app_u
     bundled = client.predict("lstm", "BRUTUS:", 40, 0.8, 0, 1.0, "3", api_name="/generate")[0]  # old inputs still work
     assert text.startswith("BRUTUS:") and len(text) == 47 and text != bundled
     columns = client.predict("\n", 30, 0.8, 0, 1.0, "3", False, False, "yours", api_name="/compare")
-    assert all(len(t) == 31 for t in columns[:3]) and "parameters" in columns[3]  # rnn, lstm, gru, then stats
+    assert all(len(t) == 30 for t in columns[:3]) and "parameters" in columns[3]  # rnn, lstm, gru, then stats
     table = client.predict("BRUTUS: the night is long", "yours", api_name="/score")[0]
     assert len(table["data"]) == 3
 

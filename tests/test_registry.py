@@ -104,5 +104,5 @@ def test_a_fourth_type_trains_saves_loads_samples_scores_and_compares(elman, cor
     assert [m.label for m in view.models] == ["vanilla RNN", "LSTM", "GRU", "Elman RNN"]
     *columns, notes, copies = list(view.compare("BRUTUS:\n", 25, 0.8, 0, 1.0, "11"))[-1]
     texts, stats = columns[:4], columns[4:]
-    assert all(t.startswith("BRUTUS:\n") and len(t) == len("BRUTUS:\n") + 25 for t in texts)
+    assert all(len(t) == 25 for t in texts)  # the continuations
     assert all("parameters" in s for s in stats)

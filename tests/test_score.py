@@ -56,3 +56,45 @@ def test_nothing_to_score_is_a_clear_error(tiny_model):
 def test_summary_has_the_json_fields(tiny_model):
     summary = score(tiny_model, "BRUTUS").summary()
     assert set(summary) >= {"nats_per_char", "bits_per_char", "perplexity", "chars_scored", "chars_skipped"}
+
+
+@pytest.mark.parametrize("context", ["\n", "", "ACT I\n"])
+def test_a_file_read_in_small_blocks_scores_as_the_whole_text(tiny_model, tmp_path, context):
+    """score_file carries the state across blocks (3 bytes here, splitting the 2-byte 'é' too) and gives
+    score()'s figures for the same text."""
+    from rnnlm.score import score_file
+
+    text = "BRUTUS:\nThe night is long, café 😀 and cold.\n" * 3
+    path = tmp_path / "t.txt"
+    path.write_text(text, encoding="utf-8")
+    whole = score(tiny_model, text, context=context)
+    blocks = score_file(tiny_model, path, context=context, block=3, progress=False)
+    assert blocks.nats_per_char == pytest.approx(whole.nats_per_char, abs=1e-6)
+    assert (blocks.chars_scored, blocks.chars_skipped) == (whole.chars_scored, whole.chars_skipped)
+    assert set(blocks.skipped) == set(whole.skipped)
+
+
+def test_a_file_that_is_not_utf8_names_the_byte(tiny_model, tmp_path):
+    from rnnlm.score import score_file
+
+    path = tmp_path / "t.txt"
+    path.write_bytes(b"BRUTUS:\n" * 100 + b"\xff\xfe")
+    with pytest.raises(ValueError, match=r"t.txt: not UTF-8 text at byte 800"):
+        score_file(tiny_model, path, block=64, progress=False)
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match="nothing to score"):
+        score_file(tiny_model, path, progress=False)
+
+
+def test_scoring_uses_one_blas_thread_and_restores_the_setting(tiny_model, monkeypatch):
+    from rnnlm import threads
+    from rnnlm.models import runner
+
+    before = threads.blas_threads()
+    seen = []
+    run = runner(tiny_model)
+    real_forward = type(run).forward
+    monkeypatch.setattr(type(run), "forward", lambda self, *a: seen.append(threads.blas_threads()) or real_forward(self, *a))
+    score(tiny_model, "BRUTUS:\nThe night is long.")
+    assert seen and set(seen) == {1}
+    assert threads.blas_threads() == before

@@ -16,7 +16,8 @@ checkpoint without importing torch (about 2 s sooner). The tests check it agains
 """
 from __future__ import annotations
 
-import functools
+import queue
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -35,48 +36,89 @@ class Cell:
     gates: int  # gate blocks per layer, each hidden_size wide
     state_names: tuple[str, ...]  # the state is a tuple of arrays (L, B, H) in this order
     torch_module: str  # the torch.nn class that trains it
-    run_layer: Callable  # (gi (T, G), w_hh, b_hh, state tuple of (H,)) -> (out (T, H), new state tuple)
+    prepare: Callable  # (w_ih, w_hh, b_ih, b_hh) -> (w_in, b_in, w_rec, b_rec): a layer's weights for run_layer
+    run_layer: Callable  # (gi (T, G), w_rec, b_rec, state tuple of (H,)) -> (out (T, H), new state tuple)
     init_torch: Callable | None = None  # adjusts a fresh torch module's weights (rnn, hidden_size, num_layers)
 
 
-@functools.lru_cache(maxsize=8)
-def _lstm_tanh_scale(H: int) -> np.ndarray:
-    """(1/2, 1/2, 1, 1/2) per gate block i, f, g, o: since sigmoid(a) = (tanh(a / 2) + 1) / 2, one tanh of the
-    scaled gates gives tanh(g) and, halved and shifted, the three sigmoids."""
-    scale = np.full(4 * H, 0.5, dtype=np.float32)
-    scale[2 * H : 3 * H] = 1.0
+def _sigmoid_rows(G: int, H: int, sigmoid_blocks: int) -> np.ndarray:
+    """(G, 1) factors: 1/2 on the first sigmoid_blocks * H rows, 1 elsewhere."""
+    scale = np.ones((G, 1), dtype=np.float32)
+    scale[: sigmoid_blocks * H] = 0.5
     return scale
 
 
-def _lstm_layer(gi_all: np.ndarray, w_hh: np.ndarray, b_hh: np.ndarray, state: tuple) -> tuple[np.ndarray, tuple]:
-    """One LSTM layer over T steps whose input gates gi_all (T, 4H) are known: outputs (T, H), (h, c)."""
+def _prepare_lstm(w_ih, w_hh, b_ih, b_hh) -> tuple:
+    """Both biases in the input part, and the i, f, o rows halved: since sigmoid(a) = (tanh(a / 2) + 1) / 2,
+    one tanh of the gates then gives tanh(g) and, halved and shifted, the three sigmoids. Halving is exact
+    in floating point, so the products are the same numbers, halved."""
+    H = w_hh.shape[1]
+    scale = _sigmoid_rows(4 * H, H, 2)  # i, f
+    scale[3 * H :] = 0.5  # o
+    return w_ih * scale, (b_ih + b_hh) * scale[:, 0], w_hh * scale, None
+
+
+def _lstm_layer(gi_all: np.ndarray, w_rec: np.ndarray, _, state: tuple) -> tuple[np.ndarray, tuple]:
+    """One LSTM layer over T steps whose (prepared) input gates gi_all (T, 4H) are known: outputs (T, H), (h, c)."""
     h, c = state
     H = len(h)
-    scale = _lstm_tanh_scale(H)
+    c = np.array(c, dtype=np.float32)
     out = np.empty((len(gi_all), H), dtype=np.float32)
+    g = np.empty(4 * H, dtype=np.float32)
+    s = np.empty(4 * H, dtype=np.float32)
+    tc = np.empty(H, dtype=np.float32)
+    s_i, s_f, g_g, s_o = s[:H], s[H : 2 * H], g[2 * H : 3 * H], s[3 * H :]
+    mm, add, mul, tanh = np.matmul, np.add, np.multiply, np.tanh
     for t in range(len(gi_all)):
-        g = w_hh @ h  # (4H,)
-        g += gi_all[t]
-        g += b_hh
-        tg = np.tanh(g * scale)
-        s = tg * 0.5 + 0.5  # sigmoid(i), sigmoid(f), sigmoid(o) (its g block is unused)
-        c = s[H : 2 * H] * c + s[:H] * tg[2 * H : 3 * H]
-        h = out[t] = s[3 * H :] * np.tanh(c)
+        mm(w_rec, h, out=g)
+        add(g, gi_all[t], out=g)
+        tanh(g, out=g)  # tanh of the halved i, f, o and of g
+        mul(g, 0.5, out=s)
+        add(s, 0.5, out=s)  # sigmoid(i), sigmoid(f), sigmoid(o) (its g block is unused)
+        mul(c, s_f, out=c)
+        c += s_i * g_g
+        tanh(c, out=tc)
+        h = out[t]
+        mul(s_o, tc, out=h)
     return out, (h, c)
 
 
-def _gru_layer(gi_all: np.ndarray, w_hh: np.ndarray, b_hh: np.ndarray, state: tuple) -> tuple[np.ndarray, tuple]:
-    """One GRU layer over T steps whose input gates gi_all (T, 3H) are known: outputs (T, H), (h,)."""
+def _prepare_gru(w_ih, w_hh, b_ih, b_hh) -> tuple:
+    """The r and z rows halved (sigmoid through tanh, as for the LSTM) with their recurrent bias moved into
+    the input part; the n gate keeps b_hn apart, since the reset gate scales W_hn h + b_hn."""
+    H = w_hh.shape[1]
+    scale = _sigmoid_rows(3 * H, H, 2)
+    b_in = b_ih.copy()
+    b_in[: 2 * H] += b_hh[: 2 * H]
+    return w_ih * scale, b_in * scale[:, 0], w_hh * scale, b_hh[2 * H :].copy()
+
+
+def _gru_layer(gi_all: np.ndarray, w_rec: np.ndarray, b_hn: np.ndarray, state: tuple) -> tuple[np.ndarray, tuple]:
+    """One GRU layer over T steps whose (prepared) input gates gi_all (T, 3H) are known: outputs (T, H), (h,)."""
     (h,) = state
     H = len(h)
     out = np.empty((len(gi_all), H), dtype=np.float32)
+    gh = np.empty(3 * H, dtype=np.float32)
+    rz = np.empty(2 * H, dtype=np.float32)
+    n = np.empty(H, dtype=np.float32)
+    gh_rz, gh_n, r, z = gh[: 2 * H], gh[2 * H :], rz[:H], rz[H:]
+    mm, add, mul, tanh = np.matmul, np.add, np.multiply, np.tanh
     for t in range(len(gi_all)):
         gi = gi_all[t]
-        gh = w_hh @ h  # (3H,)
-        gh += b_hh
-        rz = np.tanh((gi[: 2 * H] + gh[: 2 * H]) * 0.5) * 0.5 + 0.5  # sigmoid(r), sigmoid(z)
-        n = np.tanh(gi[2 * H :] + rz[:H] * gh[2 * H :])
-        h = out[t] = n + rz[H:] * (h - n)  # (1 - z) * n + z * h
+        mm(w_rec, h, out=gh)
+        gh_n += b_hn
+        add(gi[: 2 * H], gh_rz, out=rz)
+        tanh(rz, out=rz)
+        mul(rz, 0.5, out=rz)
+        add(rz, 0.5, out=rz)  # sigmoid(r), sigmoid(z)
+        mul(r, gh_n, out=n)
+        n += gi[2 * H :]
+        tanh(n, out=n)
+        h_new = out[t]
+        np.subtract(h, n, out=h_new)
+        h_new *= z
+        h_new += n  # (1 - z) * n + z * h
+        h = h_new
     return out, (h,)
 
 
@@ -89,8 +131,8 @@ def _forget_bias_one(rnn, hidden_size: int, num_layers: int) -> None:
 
 
 CELLS = {
-    "lstm": Cell("lstm", 4, ("h", "c"), "LSTM", _lstm_layer, _forget_bias_one),
-    "gru": Cell("gru", 3, ("h",), "GRU", _gru_layer),
+    "lstm": Cell("lstm", 4, ("h", "c"), "LSTM", _prepare_lstm, _lstm_layer, _forget_bias_one),
+    "gru": Cell("gru", 3, ("h",), "GRU", _prepare_gru, _gru_layer),
 }
 
 
@@ -112,43 +154,96 @@ def weight_shapes(config: ModelConfig) -> dict[str, tuple]:
     return shapes | {"head.weight": (V, H), "head.bias": (V,)}
 
 
-def stream_weights(params: dict[str, np.ndarray], num_layers: int) -> tuple:
+def stream_weights(cell: Cell, params: dict[str, np.ndarray], num_layers: int) -> tuple:
     """run_stream's weights from arrays named as in TorchRNN's state_dict: (first, layers, head_w, head_b).
 
-    first is the (V, G) table of every token's first-layer input gates, embedding @ W_ih.T + b_ih: a row
-    lookup then replaces a small matrix-vector product per token. The rest are the arrays themselves.
+    layers holds each layer's weights as the cell prepares them, (w_in, b_in, w_rec, b_rec). first is the
+    (V, G) table of every token's first-layer input gates, embedding @ w_in.T + b_in: a row lookup then
+    replaces a small matrix-vector product per token.
     """
-    first = params["embed.weight"] @ params["rnn.weight_ih_l0"].T + params["rnn.bias_ih_l0"]  # (V, G)
-    layers = [tuple(params[f"rnn.{n}_l{l}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+    layers = [cell.prepare(*(params[f"rnn.{n}_l{l}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")))
               for l in range(num_layers)]
+    first = params["embed.weight"] @ layers[0][0].T + layers[0][1]  # (V, G)
     return first, layers, params["head.weight"], params["head.bias"]
+
+
+PIPELINE_CHUNK = 256  # tokens a layer hands to the next at a time when layers run on their own threads
 
 
 def run_stream(cell: Cell, ids: np.ndarray, state: tuple, first: np.ndarray, layers: list[tuple],
                head_w: np.ndarray, head_b: np.ndarray) -> tuple[np.ndarray, tuple]:
     """One stream of T tokens, layer by layer: logits (T, V) and the new state (a tuple of (L, H) arrays).
 
-    A layer's input part of the gates comes for all T tokens at once (table rows in the first layer, one
-    matrix product above it); only the recurrent part runs per token, in a few whole-vector operations.
+    A layer's input part of the gates comes for a whole chunk of tokens at once (table rows in the first
+    layer, one matrix product above it); only the recurrent part runs per token, in a few whole-vector
+    operations. With two or more layers and more than one chunk of tokens, each layer runs on its own
+    thread: layer 2 reads chunk k while layer 1 reads chunk k + 1. The per-token products release the GIL,
+    so two layers use two cores; the results are the same numbers, computed in the same order.
     """
     T = len(ids)
     new = tuple(np.array(s, dtype=np.float32) for s in state)  # (L, H) each
     if T == 0:
         return np.empty((0, len(head_b)), dtype=np.float32), new
-    out = None
-    for l, (w_ih, w_hh, b_ih, b_hh) in enumerate(layers):
-        if l == 0:
-            gi_all = first[ids]  # (T, G)
-        elif T == 1:
-            gi_all = (w_ih @ out[0] + b_ih)[None]  # a matrix-vector product beats a one-row matmul
-        else:
-            gi_all = out @ w_ih.T + b_ih  # (T, G)
-        out, layer_state = cell.run_layer(gi_all, w_hh, b_hh, tuple(s[l] for s in new))
-        for s, value in zip(new, layer_state):
-            s[l] = value
+    chunks = [ids[p : p + PIPELINE_CHUNK] for p in range(0, T, PIPELINE_CHUNK)]
+    if len(layers) > 1 and len(chunks) > 1:
+        out = _run_layers_pipelined(cell, chunks, new, first, layers)
+    else:
+        out = ids
+        for l in range(len(layers)):
+            out = _run_layer(cell, l, out, new, first, layers[l])
     logits = (head_w @ out[0])[None] if T == 1 else out @ head_w.T  # (T, V)
     logits += head_b
     return logits, new
+
+
+def _run_layer(cell: Cell, l: int, below: np.ndarray, state: tuple, first: np.ndarray, weights: tuple) -> np.ndarray:
+    """Layer l over the tokens (l = 0) or the outputs (T, H) of the layer below; updates state[...][l]."""
+    w_in, b_in, w_rec, b_rec = weights
+    if l == 0:
+        gi_all = first[below]  # (T, G)
+    elif len(below) == 1:
+        gi_all = (w_in @ below[0] + b_in)[None]  # a matrix-vector product beats a one-row matmul
+    else:
+        gi_all = below @ w_in.T + b_in  # (T, G)
+    out, layer_state = cell.run_layer(gi_all, w_rec, b_rec, tuple(s[l] for s in state))
+    for s, value in zip(state, layer_state):
+        s[l] = value
+    return out
+
+
+def _run_layers_pipelined(cell: Cell, chunks: list[np.ndarray], state: tuple, first: np.ndarray,
+                          layers: list[tuple]) -> np.ndarray:
+    """The top layer's outputs (T, H), each layer on its own thread, chunks passed up through queues."""
+    L = len(layers)
+    handoff = [queue.SimpleQueue() for _ in range(L)]  # handoff[l] carries layer l's input chunks
+    top = []
+    failures = []
+
+    def run(l: int) -> None:
+        try:
+            for _ in chunks:
+                below = handoff[l].get()
+                if below is None:  # a layer below failed
+                    break
+                out = _run_layer(cell, l, below, state, first, layers[l])
+                (handoff[l + 1].put if l + 1 < L else top.append)(out)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread below
+            failures.append(e)
+        finally:
+            if failures and l + 1 < L:
+                handoff[l + 1].put(None)
+
+    for chunk in chunks:
+        handoff[0].put(chunk)
+    workers = [threading.Thread(target=run, args=(l,), daemon=True) for l in range(1, L)]
+    for w in workers:
+        w.start()
+    run(0)
+    for w in workers:
+        w.join()
+    if failures:
+        raise failures[0]
+    return np.concatenate(top)
 
 
 class CellLM:
@@ -185,7 +280,7 @@ class CellLM:
 
     def _weights(self) -> tuple:
         if self._stream is None:
-            self._stream = stream_weights(self.params, self.config.num_layers)
+            self._stream = stream_weights(self.cell, self.params, self.config.num_layers)
         return self._stream
 
     def init_state(self, batch_size: int) -> tuple:

@@ -181,7 +181,8 @@ class Gallery:
         body = []
         for t in temps:
             cells = "".join(
-                f"<td><pre>{html.escape(str(self.samples.get(m.name, {}).get('samples', {}).get(t, '')))}</pre></td>"
+                f'<td data-model="{html.escape(m.label)}">'
+                f"<pre>{html.escape(str(self.samples.get(m.name, {}).get('samples', {}).get(t, '')))}</pre></td>"
                 for m in self.models
             )
             body.append(f"<tr><th>T = {html.escape(t)}</th>{cells}</tr>")
@@ -189,7 +190,7 @@ class Gallery:
         caption = (f"Prompt {first.get('prompt', '')!r}, seed {first.get('seed', '?')}: the same random draws in every cell,"
                    " so down a column only the temperature changes and across a row only the model.")
         return (f'<table class="sample-grid"><caption>{html.escape(caption)}</caption>'
-                f"<tr><th></th>{head}</tr>{''.join(body)}</table>")
+                f"<tr class=\"heads\"><th></th>{head}</tr>{''.join(body)}</table>")
 
     # --- model cards ----------------------------------------------------------------------
 

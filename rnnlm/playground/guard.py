@@ -5,7 +5,7 @@ requests beyond its share of the queue. Each refusal is a clear message, never a
     launch_options()       the launch settings that bound memory (the middleware, the session capacity)
     guard_queue(queue, id) refuse at the queue's door: calls missing inputs, and more than MAX_WAITING_PER_SESSION
                            waiting requests of one session in concurrency group `id`; visitors' waiting requests
-                           take turns instead of first come, first served
+                           take turns instead of first come, first served; and no time estimates for group `id`
 
 Nothing here imports gradio: it wraps the objects gradio hands over (an ASGI app, the Blocks' queue).
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+from collections import defaultdict
 
 from .inputs import MAX_PROMPT, MAX_SCORE
 
@@ -196,3 +197,18 @@ def guard_queue(queue, concurrency_id: str, max_waiting: int = MAX_WAITING_PER_S
         events[:] = [e for *_, e in sorted(keyed, key=lambda k: k[:2])]
 
     queue.push = guarded_push
+    queue.process_time_per_fn = Unestimated(concurrency_id, queue.process_time_per_fn)
+
+
+class Unestimated(defaultdict):
+    """gradio's record of each function's mean run time, which the page shows as the expected wait ("queue: 2/3 |
+    1.2/2.7s"), with the functions of one concurrency group left out of sight. Their run time follows the length
+    asked for and the number of models (one 300-character text or three of 2,000: 0.3 s or 8 s), so a mean of past
+    calls is no estimate; without one the page shows the queue position and the time waited so far."""
+
+    def __init__(self, concurrency_id: str, times: defaultdict):
+        super().__init__(times.default_factory, times)
+        self.concurrency_id = concurrency_id
+
+    def __contains__(self, fn) -> bool:
+        return getattr(fn, "concurrency_id", None) != self.concurrency_id and super().__contains__(fn)

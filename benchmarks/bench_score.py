@@ -1,0 +1,141 @@
+"""Scoring speed at batch 1: rnnlm's score() beside plain nn.LSTM / nn.GRU over the same sequence.
+
+    python benchmarks/bench_score.py               # 5,000 held-out characters, idle and then busy
+    python benchmarks/bench_score.py --no-busy     # idle only
+    python benchmarks/bench_score.py --rss 50      # also: peak memory of `score --text-file` on a 50 MB file
+
+Targets on an idle machine: the LSTM and GRU 2x512 at least 2.5x plain nn.LSTM / nn.GRU (embedding, the
+recurrent module and the head with log-softmax over the whole sequence, torch's default threads); the
+numpy RNN 1x512 at least 30,000 chars/s. Busy: the same runs with one competing CPU-bound process (a
+float32 matrix-product loop on one thread), at most 3x slower than idle.
+
+The LSTM, GRU and 2-layer RNN are the bundled checkpoints; the 1x512 RNN has random weights (speed does
+not depend on the values). Each figure is the best of --repeats runs.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as a plain script from anywhere
+
+from rnnlm import build_model, load_model, score  # noqa: E402
+from rnnlm.config import ModelConfig  # noqa: E402
+from rnnlm.data import corpus_split  # noqa: E402
+
+BUSY = "import numpy as np\na = np.ones((256, 256), np.float32)\nwhile True:\n    a @ a\n"
+
+
+def held_out(model, n: int) -> str:
+    """The last n characters of the model's validation split."""
+    _, val = corpus_split(model.config.training)
+    return val[-n:]
+
+
+def best_rate(fn, n: int, repeats: int) -> float:
+    """Characters per second of fn(), the best of repeats."""
+    fn()  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return n / best
+
+
+def plain_torch(model, text: str):
+    """nn.LSTM / nn.GRU with the (torch) model's weights over text at batch 1: the whole sequence in one call."""
+    import torch
+    import torch.nn.functional as F
+
+    ids = torch.from_numpy(model.vocab.encode("\n" + text)).long()[None]
+    rnn, embed, head = model.rnn, model.embed, model.head
+
+    def run():
+        with torch.inference_mode():
+            out, _ = rnn(embed(ids[:, :-1]))
+            logp = F.log_softmax(head(out), dim=-1)
+            return -logp.gather(-1, ids[:, 1:, None]).mean().item()
+
+    return run
+
+
+def figures(models: dict, text: str, repeats: int) -> dict[str, float]:
+    out = {}
+    for name, (inference, trained) in models.items():
+        out[name] = best_rate(lambda: score(inference, text), len(text), repeats)
+        if trained is not None:
+            out[f"plain {name}"] = best_rate(plain_torch(trained, text), len(text), repeats)
+    return out
+
+
+def peak_rss_mb(megabytes: int) -> tuple[float, float]:
+    """Peak RSS (MB) and seconds of `python -m rnnlm score --text-file` on a file of that size, scored by a
+    small numpy RNN (the memory does not depend on the model's speed)."""
+    from rnnlm import save
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "big.txt"
+        line = "The quick brown fox jumps over the lazy dog, said Juliet.\n"
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(line * (megabytes * 1_000_000 // len(line)))
+        vocab = "".join(sorted(set(line)))
+        folder = save(build_model(ModelConfig(model_type="rnn", vocab=vocab, hidden_size=16, num_layers=1)), Path(tmp) / "m")
+        start = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "rnnlm", "score", str(folder),
+                               "--text-file", str(path)], cwd=REPO, capture_output=True, text=True, check=True)
+        return int(proc.stderr.strip().splitlines()[-1]) / 1024, time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--chars", type=int, default=5000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--no-busy", action="store_true", help="skip the run with a competing process")
+    ap.add_argument("--rss", type=int, metavar="MB", help="peak RSS of scoring a file this large")
+    args = ap.parse_args()
+
+    from rnnlm import threads
+
+    threads.single_stream()  # what `python -m rnnlm score` does
+    ckpt = REPO / "checkpoints"
+    models = {name: (load_model(ckpt / name, inference=True), load_model(ckpt / name)) for name in ("lstm", "gru")}
+    models["rnn 2x512 (bundled)"] = (load_model(ckpt / "rnn", inference=True), None)
+    text = held_out(models["lstm"][0], args.chars)
+    rnn1 = build_model(ModelConfig(model_type="rnn", vocab=models["lstm"][0].config.vocab, hidden_size=512, num_layers=1))
+    models["rnn 1x512"] = (rnn1, None)
+    print(f"cpus: {os.cpu_count()}, {len(text)} held-out characters, best of {args.repeats}")
+
+    idle = figures(models, text, args.repeats)
+    busy = None
+    if not args.no_busy:
+        competitor = subprocess.Popen([sys.executable, "-c", BUSY], env=os.environ | {"OPENBLAS_NUM_THREADS": "1"})
+        try:
+            time.sleep(1.0)
+            busy = figures(models, text, args.repeats)
+        finally:
+            competitor.kill()
+
+    print(f"{'chars/s':24} {'idle':>9} {'busy':>9} {'busy/idle':>9}")
+    for name, rate in idle.items():
+        b = f"{busy[name]:9,.0f} {idle[name] / busy[name]:8.2f}x" if busy else ""
+        print(f"{name:24} {rate:9,.0f} {b}")
+    for name in ("lstm", "gru"):
+        print(f"{name} / plain nn.{name.upper()}: idle {idle[name] / idle['plain ' + name]:.2f}x (target 2.5x)"
+              + (f", busy {busy[name] / busy['plain ' + name]:.2f}x" if busy else ""))
+    print(f"numpy rnn 1x512: {idle['rnn 1x512']:,.0f} chars/s (target 30,000)")
+    if args.rss:
+        rss, seconds = peak_rss_mb(args.rss)
+        print(f"score --text-file on {args.rss} MB: peak RSS {rss:.0f} MB, {seconds:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
