@@ -51,13 +51,16 @@ def _train(args) -> int:
 
 
 def _options(args, defaults: dict | None) -> dict | None:
-    """A model type's own settings (--order, --prune) over its defaults; an error for a type without them."""
-    given = {k: getattr(args, k) for k in ("order", "prune") if getattr(args, k, None) is not None}
-    if given and (defaults is None or not set(given) <= set(defaults)):
-        flags = ", ".join(f"--{k}" for k in given)
-        raise ValueError(f"{flags} applies to n-gram models only (--model ngram), not {args.model}")
+    """A model type's own settings (--order, --prune, --forget-bias) over its defaults; an error for a type
+    without them."""
+    given = {k: getattr(args, k) for k in ("order", "prune", "forget_bias") if getattr(args, k, None) is not None}
+    for name in given:
+        if name not in (defaults or {}):
+            owners = [m for m, spec in MODELS.items() if name in (spec.defaults.get("options") or {})]
+            raise ValueError(f"--{name.replace('_', '-')} applies to {' and '.join(owners)} models only "
+                             f"(--model {owners[0]}), not {args.model}")
     for name, value in given.items():
-        if value < 0 or (name == "order" and value > 20):
+        if name in ("order", "prune") and (value < 0 or (name == "order" and value > 20)):
             raise ValueError(f"--{name} must be from 0 to {20 if name == 'order' else 'any'}; got {value}")
     return {**defaults, **given} if defaults is not None else None
 
@@ -353,6 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--order", type=int, help="ngram: predict from the last ORDER - 1 tokens (default 0: the best "
                    "order from 1 to 12 on the validation split)")
     t.add_argument("--prune", type=int, help="ngram: drop n-grams seen once from this order up (default 6; 0 = none)")
+    t.add_argument("--forget-bias", type=float, help="lstm: the forget gate's starting bias (default 1: remember early "
+                   "in training; 0 learns faster in short runs)")
     t.add_argument("--no-progress", action="store_true", default=None, help="no progress bar")
     t.set_defaults(fn=_train)
 

@@ -57,7 +57,7 @@ class TorchRNN(nn.Module):
             self.head = nn.Linear(H, V)
         if self.cell.init_torch is not None:
             with torch.no_grad():
-                self.cell.init_torch(self.rnn, H, L)
+                self.cell.init_torch(self.rnn, config)
 
     @classmethod
     def shapes_for(cls, config: ModelConfig) -> dict[str, tuple]:
