@@ -30,7 +30,7 @@ TEMPLATE = """---
 
 # rnnlm {{ model_type }}: {{ description }}
 
-A character-level language model: it reads text one character at a time and predicts the next one.
+{{ intro }}
 Made with `rnnlm`, which trains, samples and scores it.
 
 ## Architecture
@@ -39,7 +39,7 @@ Made with `rnnlm`, which trains, samples and scores it.
 
 | size | value |
 | --- | --- |
-| vocabulary | {{ vocab_size }} characters, stored in `config.json` |
+| vocabulary | {{ vocabulary }}, stored in `config.json` |
 {% if counted %}| stored counts | {{ parameters }} |
 {% else %}| layers | {{ num_layers }} |
 | units per layer | {{ hidden_size }} |
@@ -60,7 +60,7 @@ time); the learning rate warms up linearly, then follows a cosine decay; gradien
 
 {% if data %}Trained on `{{ data }}`{% if dataset_hint %} ({{ dataset_hint }}){% endif %}. The first {{ train_pct }} of
 its characters train and the last {{ val_pct }} validate, as two contiguous pieces (nanoGPT's split, so
-figures compare with its published ones). The vocabulary is the sorted set of the text's characters.
+figures compare with its published ones). {{ vocab_sentence }}
 {% else %}No training data recorded.
 {% endif %}
 ## Results
@@ -83,7 +83,7 @@ A `--minutes` budget ends the run by wall-clock time, so the number of steps dep
 {% endif %}{% if samples %}
 ## Samples
 
-The prompt {{ samples.prompt }} continued for {{ samples.length }} characters with seed {{ samples.seed }}, at each
+The prompt {{ samples.prompt }} continued for {{ samples.length }} {{ unit }}s with seed {{ samples.seed }}, at each
 temperature (`python -m rnnlm sample <repo-id> --prompt {{ samples.prompt_arg }} --seed {{ samples.seed }} --length {{ samples.length }} --temperature T`):
 {% for temperature, text, fence in samples.texts %}
 **temperature {{ temperature }}**
@@ -95,16 +95,20 @@ temperature (`python -m rnnlm sample <repo-id> --prompt {{ samples.prompt_arg }}
 ## Use
 
 ```bash
-python -m rnnlm sample <repo-id> --prompt "ROMEO:" --length 300 --temperature 0.8 --seed 7
-python -m rnnlm pull <repo-id> --out models/{{ model_type }}
+{% if word %}python -m rnnlm sample <repo-id> --prompt "I will close the door if" --length 10 --temperature 0
+python -m rnnlm sample <repo-id> --prompt "I will close the door if" --top 10
+python -m rnnlm score <repo-id> --sentences sentences.txt
+{% else %}python -m rnnlm sample <repo-id> --prompt "ROMEO:" --length 300 --temperature 0.8 --seed 7
+{% endif %}python -m rnnlm pull <repo-id> --out models/{{ model_type }}
 ```
 
 ```python
 import rnnlm
 
 model = rnnlm.load_model("<repo-id>")  # or "<repo-id>@<revision>", or a local folder
-print(rnnlm.generate(model, "ROMEO:", length=200, temperature=0.8, seed=7))
-```
+{% if word %}print(rnnlm.generate(model, "I will close the door if", length=10, temperature=0))
+{% else %}print(rnnlm.generate(model, "ROMEO:", length=200, temperature=0.8, seed=7))
+{% endif %}```
 
 ## Files
 
@@ -112,7 +116,7 @@ print(rnnlm.generate(model, "ROMEO:", length=200, temperature=0.8, seed=7))
 | --- | --- |
 | `config.json` | model type, sizes, vocabulary, training settings, best validation figures |
 | `model.safetensors` | the weights (safetensors: loading never runs code from the file) |
-| `log.jsonl` | the training log: one JSON line per log point with `step`, `chars`, `seconds`, `train_loss` or `val_loss` (nats/char), `lr` |
+| `log.jsonl` | the training log: one JSON line per log point with `step`, `chars` ({{ unit }}s seen), `seconds`, `train_loss` or `val_loss` (nats/{{ unit }}), `lr` |
 | `timelapse.jsonl` | samples from a fixed prompt and seed at 1%, 5%, 20%, 50% and 100% of the run |
 | `samples.json` | the samples above, when present |
 """
@@ -132,6 +136,7 @@ def render_card(model, folder: str | Path | None = None) -> str:
         description=spec.label,
         architecture=spec.describe(config) + (f" It is {spec.runs_in}." if spec.runs_in else ""),
         vocab_size=config.vocab_size,
+        **_tokens_text(config),
         num_layers=config.num_layers,
         hidden_size=config.hidden_size,
         parameters=f"{model.num_params():,}",
@@ -150,27 +155,56 @@ def render_card(model, folder: str | Path | None = None) -> str:
     return str(card).rstrip("\n") + "\n"
 
 
+def _tokens_text(config: ModelConfig) -> dict:
+    """What the card says about the tokens: char or word."""
+    tokens = config.tokens
+    if tokens.get("kind", "char") == "char":
+        return dict(word=False, unit="character", vocabulary=f"{config.vocab_size} characters",
+                    intro="A character-level language model: it reads text one character at a time and predicts the "
+                          "next one.",
+                    vocab_sentence="The vocabulary is the sorted set of the text's characters.")
+    lower = ", lowercased" if tokens.get("lowercase") else ""
+    return dict(
+        word=True, unit="token", vocabulary=f"{config.vocab_size:,} tokens (`<unk>` and the line break among them{lower})",
+        intro="A word-level language model: it reads text one token at a time (a word, a number, a punctuation mark "
+              "or a line break) and predicts the next one; its text is written back with the spacing of English prose.",
+        vocab_sentence=f"The vocabulary is the training split's most frequent tokens{lower}, at most "
+                       f"{tokens.get('max_size', config.vocab_size):,} (here {config.vocab_size:,}), `<unk>` and the "
+                       "line break among them; every other token reads as `<unk>`. A character unigram model of the training "
+                       "split's tokens (stored in `config.json`) prices an `<unk>` word's spelling for the bits per "
+                       "character figure, so word and character models compare on one text.")
+
+
 def _card_data(config: ModelConfig, framework: str, data: str, val_fraction: float) -> ModelCardData:
     """The YAML metadata: library, tags, license, the dataset when it is a known one, val figures as model-index."""
     corpus = Path(data).stem
     metrics = config.metrics
     results = []
+    word = config.tokens.get("kind", "char") == "word"
     if "val_nats_per_char" in metrics:
         # float(): a numpy scalar would reach the YAML as a Python object tag
         nats = float(metrics["val_nats_per_char"])
         bits = float(metrics.get("val_bits_per_char", nats / math.log(2)))
         dataset = dict(dataset_type=corpus or "text", dataset_name=f"{data or 'training text'} (last {val_fraction:.0%})",
                        dataset_split="validation", task_type="text-generation",
-                       task_name="Character-level language modeling")
+                       task_name=f"{'Word' if word else 'Character'}-level language modeling")
         results = [
             EvalResult(metric_type="nats_per_char", metric_name="val nats/char", metric_value=round(nats, 4), **dataset),
             EvalResult(metric_type="bits_per_char", metric_name="val bits/char", metric_value=round(bits, 4), **dataset),
         ]
+        if "val_nats_per_token" in metrics:
+            per_token = float(metrics["val_nats_per_token"])
+            results += [
+                EvalResult(metric_type="nats_per_token", metric_name="val nats/token", metric_value=round(per_token, 4),
+                           **dataset),
+                EvalResult(metric_type="perplexity", metric_name="val perplexity per token",
+                           metric_value=round(math.exp(per_token), 2), **dataset),
+            ]
     return ModelCardData(
         library_name="rnnlm",
         license="mit",
         pipeline_tag="text-generation",
-        tags=["character-level", "language-model", config.model_type, framework],
+        tags=["word-level" if word else "character-level", "language-model", config.model_type, framework],
         datasets=["tinyshakespeare"] if corpus == "tinyshakespeare" else None,
         model_name=f"rnnlm-{config.model_type}" if results else None,  # model-index's name; alone, a stray key
         eval_results=results or None,
@@ -189,15 +223,24 @@ def _result_rows(metrics: dict) -> list[tuple[str, str]]:
     if "val_nats_per_char" not in metrics:
         return []
     nats = metrics["val_nats_per_char"]
-    rows = [("best validation loss", f"{nats:.4f} nats/char = {nats / math.log(2):.4f} bits/char "
-                                     f"(perplexity {math.exp(nats):.2f})")]
+    per_token = metrics.get("val_nats_per_token")
+    if per_token is None:
+        rows = [("best validation loss", f"{nats:.4f} nats/char = {nats / math.log(2):.4f} bits/char "
+                                         f"(perplexity {math.exp(nats):.2f})")]
+    else:
+        rows = [("best validation loss", f"{per_token:.4f} nats/token (perplexity {math.exp(per_token):.2f} per token)"),
+                ("bits per character", f"{nats / math.log(2):.4f} bits/char of the validation text, each `<unk>` "
+                                       "paying for its spelling: comparable with a character model's"),
+                ("`<unk>` tokens", f"{metrics.get('val_unk_rate', 0.0):.2%} of the validation tokens")]
+    unit = "characters" if per_token is None else "tokens"
     if "step" in metrics:
-        rows.append(("reached at step", f"{metrics['step']:,} ({metrics.get('chars_seen', 0):,} characters seen)"))
+        rows.append(("reached at step", f"{metrics['step']:,} ({metrics.get('chars_seen', 0):,} {unit} seen)"))
     if "train_seconds" in metrics:
         seconds = metrics["train_seconds"]
         rows.append(("training time", f"{seconds:.1f} s" if seconds < 60 else f"{seconds:,.0f} s ({seconds / 60:.1f} min)"))
     rows.append(("hardware", metrics.get("hardware") or "not recorded"))
-    shown = {"val_nats_per_char", "val_bits_per_char", "step", "chars_seen", "train_seconds", "hardware", "command"}
+    shown = {"val_nats_per_char", "val_bits_per_char", "val_nats_per_token", "val_perplexity", "val_unk_rate", "step",
+             "chars_seen", "train_seconds", "hardware", "command"}
     rows += [(f"`{k}`", _figure(v)) for k, v in metrics.items() if k not in shown and not PARTIAL_SCORE.fullmatch(k)]
     return rows
 
@@ -231,6 +274,8 @@ def _train_command(config: ModelConfig, stepped: bool = True) -> str:
     if not training:
         return ""
     model_flags = dict(model=config.model_type)
+    if config.tokens.get("kind", "char") == "word":
+        model_flags |= dict(tokens="word", vocab_size=config.tokens.get("max_size", config.vocab_size))
     if stepped:
         model_flags |= dict(hidden_size=config.hidden_size, num_layers=config.num_layers,
                             embed_size=config.embed_size, dropout=config.dropout)
@@ -241,6 +286,8 @@ def _train_command(config: ModelConfig, stepped: bool = True) -> str:
     args = ["python", "-m", "rnnlm", "train"]
     for name, value in {**model_flags, **train_flags}.items():
         args += [f"--{name.replace('_', '-')}", str(value)]
+    if config.tokens.get("lowercase"):
+        args.append("--lowercase")
     args += ["--data", data, "--out", f"runs/{config.model_type}"]
     return shlex.join(args)
 

@@ -35,7 +35,7 @@ def _train(args) -> int:
             fields["max_iters"] = None  # a time budget alone: run until the minutes are up
         cfg = TrainConfig(**fields)
         model_config = new_model_config(args.model, "", hidden_size=args.hidden_size, num_layers=args.num_layers,
-                                        embed_size=args.embed_size, dropout=args.dropout,
+                                        embed_size=args.embed_size, dropout=args.dropout, tokens=_tokens(args),
                                         options=_options(args, MODELS[args.model].defaults.get("options")))
         summary = _run(lambda: train(args.out, cfg, model_config, progress_bar=not args.no_progress, device=args.device))
     if summary is None:
@@ -43,11 +43,26 @@ def _train(args) -> int:
     if summary.get("rank", 0):
         return 0  # under torchrun, rank 0 reports
     verb = "stopped (resume with --resume)" if summary["interrupted"] else "finished"
+    unit = "char" if summary.get("tokens", "char") == "char" else "token"
     print(
         f"{verb} at step {summary['steps']} after {summary['seconds']:.0f} s; "
-        f"best val {summary['best_val']:.4f} nats/char at step {summary['best_step']}; saved in {summary['out']}"
+        f"best val {summary['best_val']:.4f} nats/{unit} at step {summary['best_step']}; saved in {summary['out']}"
     )
     return 0
+
+
+def _tokens(args) -> dict:
+    """config.tokens for a new run: --tokens, with --vocab-size and --lowercase for words."""
+    from .vocab import DEFAULT_WORDS, check_max_size
+
+    if args.tokens != "word":
+        given = [f for f, v in (("--vocab-size", args.vocab_size), ("--lowercase", args.lowercase)) if v]
+        if given:
+            raise ValueError(f"{' and '.join(given)} apply to word tokens only (--tokens word)")
+        return {"kind": "char"}
+    size = DEFAULT_WORDS if args.vocab_size is None else args.vocab_size
+    check_max_size(size)
+    return {"kind": "word", "max_size": size, "lowercase": bool(args.lowercase)}
 
 
 def _options(args, defaults: dict | None) -> dict | None:
@@ -83,16 +98,15 @@ def _sample(args) -> int:
         raise ValueError(f"--seed must be from 0 to {2**32 - 1}, got {args.seed}")
     model = load_model(args.checkpoint, inference=True)  # the LSTM and GRU run in numpy: no torch to import
     threads.single_stream()
+    if args.top is not None:
+        return _top(model, args)
     index = _training_index(model, args.data) if args.show_copied else None
     s = stream(model, args.prompt, length=args.length, temperature=args.temperature,
                top_k=args.top_k, top_p=args.top_p, seed=args.seed)
     if 0 < args.temperature < GREEDY_BELOW:
         print(f"note: --temperature {args.temperature:g} is below {GREEDY_BELOW:g}; sampling greedily (always the "
-              "likeliest character), which is what so small a temperature means", file=sys.stderr)
-    if s.skipped:
-        from .vocab import describe_chars
-
-        print(f"note: skipped prompt characters not in the vocabulary: {describe_chars(s.skipped)}", file=sys.stderr)
+              "likeliest token), which is what so small a temperature means", file=sys.stderr)
+    _prompt_notes(model, s.prompt)
     out = sys.stdout
     out.write(args.prompt)
     if index is None:
@@ -120,6 +134,39 @@ def _sample(args) -> int:
 COPY_WINDOW = 20  # characters: a verbatim run this long counts as copied
 
 
+def _prompt_notes(model, prompt) -> None:
+    """Notes on stderr about prompt characters skipped or words read as <unk> (a sample.Prompt)."""
+    from .vocab import describe_unknown
+
+    vocab = model.vocab
+    if prompt.unknown_only:
+        print("note: the model knows none of the prompt's " + ("characters" if vocab.kind == "char" else "words")
+              + f" ({describe_unknown(vocab, prompt.skipped)}); it continues as if from the start of a text"
+              + (" after <unk>" if vocab.kind == "word" else ""), file=sys.stderr)
+    elif prompt.skipped and vocab.kind == "char":
+        print(f"note: skipped prompt characters not in the vocabulary: {describe_unknown(vocab, prompt.skipped)}",
+              file=sys.stderr)
+    elif prompt.skipped:
+        print(f"note: prompt words not in the vocabulary, read as <unk>: {describe_unknown(vocab, prompt.skipped)}",
+              file=sys.stderr)
+
+
+def _top(model, args) -> int:
+    """--top N: the N likeliest next tokens after the prompt, with their probabilities; nothing is generated."""
+    from .sample import prepare_prompt, top_next
+    from .vocab import show_token
+
+    nxt = top_next(model, args.prompt, args.top)
+    _prompt_notes(model, prepare_prompt(model.vocab, args.prompt))
+    if args.json:
+        print(json.dumps([dict(token=t, prob=float(p)) for t, p in zip(nxt.tokens, nxt.probs)], ensure_ascii=False))
+        return 0
+    width = max(len(show_token(t)) for t in nxt.tokens)
+    for rank, (t, p) in enumerate(zip(nxt.tokens, nxt.probs), 1):
+        print(f"{rank:>3}  {show_token(t):<{width}}  {p:.4f}")
+    return 0
+
+
 def _training_index(model, data: str | None):
     """The memorization index of the model's training split: --data, else the corpus its config names."""
     from .data import find_corpus, read_text, split
@@ -136,11 +183,14 @@ def _training_index(model, data: str | None):
 def _score(args) -> int:
     from . import load_model
     from .score import score, score_file
-    from .vocab import describe_chars
+    from .vocab import describe_unknown
 
-    if (args.text is None) == (args.text_file is None):
-        print("error: give exactly one of --text or --text-file", file=sys.stderr)
+    if sum(x is not None for x in (args.text, args.text_file, args.sentences)) != 1:
+        print("error: give exactly one of --text, --text-file or --sentences", file=sys.stderr)
         return 2
+    if args.sentences is not None:
+        sentences = _read_sentences(args.sentences)
+        return _score_sentences(load_model(args.checkpoint, inference=True), sentences, args.json)
     if args.text_file is not None:
         _check_text_file(args.text_file)
     model = load_model(args.checkpoint, inference=True)  # the LSTM and GRU run in numpy: no torch to import
@@ -150,12 +200,56 @@ def _score(args) -> int:
     else:  # read a block at a time, with a progress bar: files of any size
         result = score_file(model, args.text_file, context=args.context)
     if args.json:
-        print(json.dumps(result.summary()))
-    else:
+        print(json.dumps(result.summary(), ensure_ascii=False))
+    elif result.kind == "char":
         print(f"{result.nats_per_char:.4f} nats/char  {result.bits_per_char:.4f} bits/char  "
               f"perplexity {result.perplexity:.3f}  ({result.chars_scored} chars scored, {result.chars_skipped} skipped)")
         if result.skipped:
-            print(f"skipped characters not in the vocabulary: {describe_chars(result.skipped)}")
+            print(f"skipped characters not in the vocabulary: {describe_unknown(model.vocab, result.skipped)}")
+    else:
+        print(f"{result.nats_per_token:.4f} nats/token  perplexity {result.perplexity:.3f} per token  "
+              f"({result.tokens_scored} tokens scored, {result.unk_tokens} of them <unk>: {result.unk_rate:.1%})")
+        print(f"{result.bits_per_char:.4f} bits/char over the text's {result.characters} characters "
+              "(each <unk> also pays for its spelling; see the README)")
+        if result.skipped:
+            print(f"words not in the vocabulary, read as <unk>: {describe_unknown(model.vocab, result.skipped)}")
+    return 0
+
+
+MAX_SENTENCE_FILE = 1_000_000  # bytes: --sentences is for a list of sentences to compare, not a corpus
+
+
+def _read_sentences(path: str) -> list[str]:
+    """The non-blank lines of a UTF-8 file, or a ValueError naming the file and what is wrong with it."""
+    p = Path(path)
+    if p.is_file() and p.stat().st_size > MAX_SENTENCE_FILE:
+        raise ValueError(f"--sentences {path}: {p.stat().st_size:,} bytes is more than {MAX_SENTENCE_FILE:,}; give "
+                         "one sentence a line (to score a long text, use --text-file)")
+    text = _read_text_file(path, flag="--sentences")
+    sentences = [line.strip() for line in text.splitlines() if line.strip()]
+    if not sentences:
+        raise ValueError(f"--sentences {path}: no sentences in it; write one sentence a line")
+    return sentences
+
+
+def _score_sentences(model, sentences: list[str], as_json: bool) -> int:
+    """Each sentence's log-probability and per-token perplexity, most probable first."""
+    from .score import score_sentences
+
+    ranked = score_sentences(model, sentences)
+    if as_json:
+        print(json.dumps([r.summary() for r in ranked], ensure_ascii=False))
+        return 0
+    unit = "chars" if model.vocab.kind == "char" else "tokens"
+    print(f"rank  log-prob (nats)  perplexity  {unit:>6}  sentence")
+    for rank, r in enumerate(ranked, 1):
+        print(f"{rank:>4}  {r.logprob:>15.3f}  {r.perplexity:>10.3f}  {len(r.tokens):>6}  {r.text}")
+    unknown = list(dict.fromkeys(w for r in ranked for w in r.skipped))
+    if unknown:
+        from .vocab import describe_unknown
+
+        what = "characters skipped" if model.vocab.kind == "char" else "words read as <unk> (their spelling included)"
+        print(f"note: {what}: {describe_unknown(model.vocab, unknown)}", file=sys.stderr)
     return 0
 
 
@@ -168,16 +262,16 @@ def _check_text_file(path: str) -> None:
         raise ValueError(f"--text-file {path}: is a folder, not a file")
 
 
-def _read_text_file(path: str) -> str:
+def _read_text_file(path: str, flag: str = "--text-file") -> str:
     """A UTF-8 file's text, or a ValueError naming the file."""
     try:
         return Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise ValueError(f"--text-file {path}: not UTF-8 text (a binary file?)") from None
+        raise ValueError(f"{flag} {path}: not UTF-8 text (a binary file?)") from None
     except IsADirectoryError:
-        raise ValueError(f"--text-file {path}: is a folder, not a file") from None
+        raise ValueError(f"{flag} {path}: is a folder, not a file") from None
     except FileNotFoundError:
-        raise ValueError(f"--text-file {path}: file not found") from None
+        raise ValueError(f"{flag} {path}: file not found") from None
 
 
 def _download(args) -> int:
@@ -275,6 +369,9 @@ def _inspect(args) -> int:
     text = _read_text_file(args.text_file)
     model = load_model(args.dir, inference=True)
     label = MODELS[model.config.model_type].label
+    if args.neurons and model.vocab.kind != "char":
+        raise ValueError(f"--neurons correlates units with character features (quotes, line position, ...); this "
+                         f"{label} reads words: use --gates or --gradients")
     if not ins.inspectable(model):
         print(f"note: skipped: the {label} has no hidden state to look inside", file=sys.stderr)
         if args.json:
@@ -293,12 +390,13 @@ def _inspect(args) -> int:
                   for k in (1, 2, 5, 10, 25, 50, 100, 150, 200) if k <= len(flow.norms)]
     else:
         sample = ins.run_sample(model, text)
+        unit = "characters" if model.vocab.kind == "char" else "tokens"
         doc = dict(model=model.config.model_type, chars=sample.chars)
         if args.neurons:
             doc["features"] = {f: [dict(vector=u.vector, unit=u.index, r=u.r) for u in units]
                                for f, units in sample.ranked.items()}
             doc["constant_features"] = sample.constant
-            lines = [f"{label}: units most correlated with each feature over {sample.chars:,} characters"]
+            lines = [f"{label}: units most correlated with each feature over {sample.chars:,} {unit}"]
             for f, units in sample.ranked.items():
                 best = ", ".join(f"{u.name()} r={u.r:+.3f}" for u in units) or "none: the feature is constant here"
                 lines.append(f"  {f}: {best}")
@@ -309,7 +407,7 @@ def _inspect(args) -> int:
                                     units_left_half=int((lo >= 0.5).sum()), units_right_half=int((hi >= 0.5).sum()),
                                     left=[float(x) for x in lo], right=[float(x) for x in hi])
                             for g, (lo, hi) in sample.saturation.items()}
-            lines = [f"{label}: gate saturation over {sample.chars:,} characters (left < {ins.LOW}, right > {ins.HIGH}); "
+            lines = [f"{label}: gate saturation over {sample.chars:,} {unit} (left < {ins.LOW}, right > {ins.HIGH}); "
                      "units: how many units are saturated at least half of the time"]
             lines += [f"  {g:<16} mean left {d['mean_left']:.3f}  right {d['mean_right']:.3f}   units left "
                       f"{d['units_left_half']:>4} / {d['units']}  right {d['units_right_half']:>4} / {d['units']}"
@@ -319,7 +417,8 @@ def _inspect(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m rnnlm", description="Character-level language models: train, sample, score.")
+    p = argparse.ArgumentParser(prog="python -m rnnlm", description="Character- and word-level recurrent language "
+                                "models: train, sample, score.")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model on a text file",
@@ -331,11 +430,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", help="UTF-8 text file; its first 90%% trains, the last 10%% validates")
     t.add_argument("--out", help="output folder: best checkpoint, log.jsonl, timelapse.jsonl, resume/")
     t.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR exactly (other flags override its settings)")
+    t.add_argument("--tokens", choices=("char", "word"), help="what the model reads and writes: characters "
+                   "(default) or words, numbers, punctuation marks and line breaks")
+    t.add_argument("--vocab-size", type=int, help="word tokens: keep this many tokens, <unk> and the line break "
+                   "among them: the most frequent of the training split; every other one reads as <unk> "
+                   "(default 10000)")
+    t.add_argument("--lowercase", action="store_true", default=None, help="word tokens: lowercase the text first")
     t.add_argument("--hidden-size", type=int, help="units per recurrent layer")
     t.add_argument("--num-layers", type=int, help="stacked recurrent layers")
     t.add_argument("--embed-size", type=int, help="input embedding width (lstm/gru)")
     t.add_argument("--dropout", type=float, help="dropout between layers and before the output (lstm/gru)")
-    t.add_argument("--seq-len", type=int, help="characters per window: how far back gradients flow (truncated BPTT)")
+    t.add_argument("--seq-len", type=int, help="tokens per window: how far back gradients flow (truncated BPTT)")
     t.add_argument("--batch-size", type=int, help="parallel streams over the training text")
     t.add_argument("--lr", type=float, help="peak learning rate (warmup, then cosine decay to lr * min-lr-ratio)")
     t.add_argument("--min-lr-ratio", type=float, help="final learning rate as a fraction of --lr (default 0.1)")
@@ -364,10 +469,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="generate text from a checkpoint")
     s.add_argument("checkpoint", help="checkpoint folder, or Hub repo id owner/name[@revision]")
     s.add_argument("--prompt", default="", help="text the model continues; it warms up the state (default: a newline)")
-    s.add_argument("--length", type=int, default=SAMPLING.length, help="characters to generate")
+    s.add_argument("--length", type=int, default=SAMPLING.length,
+                   help="tokens to generate: characters for a character model, words and punctuation marks (and "
+                   "line breaks) for a word model")
     s.add_argument("--temperature", type=float, default=SAMPLING.temperature,
                    help="0 = greedy; lower is safer, higher is wilder")
-    s.add_argument("--top-k", type=int, default=SAMPLING.top_k, help="sample only among the k likeliest characters (0 = off)")
+    s.add_argument("--top-k", type=int, default=SAMPLING.top_k, help="sample only among the k likeliest tokens (0 = off)")
     s.add_argument("--top-p", type=float, default=SAMPLING.top_p,
                    help="sample only from the smallest set holding this much probability")
     s.add_argument("--seed", type=int, default=None, help="same seed, same text (default: random)")
@@ -375,13 +482,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mark the stretches of 20+ characters found verbatim in the training text, and say how much")
     s.add_argument("--data", help="the training text for --show-copied (default: the file the model's config names, "
                    "looked for in data/, $RNNLM_DATA_DIR and ../shared/data)")
+    s.add_argument("--top", type=int, metavar="N", help="print the N likeliest next tokens after the prompt with "
+                   "their probabilities (at temperature 1), one a line, instead of generating")
+    s.add_argument("--json", action="store_true", help="with --top: print one JSON list of {token, prob}")
     s.set_defaults(fn=_sample)
 
-    c = sub.add_parser("score", help="how well a checkpoint predicts a text (nats/char, bits/char, perplexity)")
+    c = sub.add_parser("score", help="how well a checkpoint predicts a text (nats per token, perplexity, bits/char)",
+                       description="Score a text: nats and perplexity per token, and bits per character of the text, "
+                       "which compare word and character models (a word model's <unk> tokens also pay for their "
+                       "spelling; see the README). With --sentences, rank sentences by probability.")
     c.add_argument("checkpoint", help="checkpoint folder, or Hub repo id owner/name[@revision]")
     c.add_argument("--text", help="the text to score")
     c.add_argument("--text-file", help="a UTF-8 file to score")
-    c.add_argument("--context", default="\n", help="text assumed before it (default: a newline)")
+    c.add_argument("--sentences", metavar="FILE", help="a UTF-8 file of sentences, one a line: print each one's "
+                   "log-probability (natural log) and perplexity per token, most probable first; each is read "
+                   "from the start of a text (after a line break), on its own")
+    c.add_argument("--context", default="\n", help="text assumed before it (default: a newline; not with --sentences)")
     c.add_argument("--json", action="store_true", help="print one JSON object")
     c.set_defaults(fn=_score)
 

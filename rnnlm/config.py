@@ -10,6 +10,8 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
+from .vocab import check_tokens
+
 MAX_HIDDEN = 16_384  # units per layer: a 16k x 64k recurrent matrix is already 4 GB of float32
 MAX_LAYERS = 64
 MAX_EMBED = 16_384
@@ -56,7 +58,9 @@ class ModelConfig:
     """Everything needed to rebuild a model; saved as the checkpoint's config.json."""
 
     model_type: str = "lstm"  # a name in rnnlm.models.MODELS: "rnn", "lstm", "gru", ...
-    vocab: str = ""  # the characters, sorted; a checkpoint alone can encode and decode
+    vocab: str | list = ""  # the characters, sorted; or the word tokens, by id: a checkpoint alone can encode and decode
+    tokens: dict = field(default_factory=lambda: {"kind": "char"})  # what a token is, and for words how the
+    # vocabulary was chosen (rnnlm.vocab); a checkpoint without this field reads characters
     hidden_size: int = 512
     num_layers: int = 2
     embed_size: int = 64  # models with an embedding: 65 characters need no wider input vector
@@ -68,8 +72,7 @@ class ModelConfig:
     def __post_init__(self):
         if not isinstance(self.model_type, str) or not self.model_type:
             raise ValueError(f"model_type must be a model type's name, got {self.model_type!r}")
-        if not isinstance(self.vocab, str):
-            raise ValueError(f"vocab must be a string of characters, got {type(self.vocab).__name__}")
+        check_tokens(self.vocab, self.tokens)
         if len(self.vocab) > MAX_VOCAB:
             raise ValueError(f"vocab has {len(self.vocab):,} entries, more than {MAX_VOCAB:,}")
         _check_int("model config", "hidden_size", self.hidden_size, 1, MAX_HIDDEN)

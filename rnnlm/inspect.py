@@ -312,9 +312,11 @@ def passage_ids(net_vocab, text: str, notes: list[str]) -> np.ndarray:
         text = text[:MAX_PASSAGE]
     ids, unknown = net_vocab.encode_known(text)
     if unknown:
-        from .vocab import describe_chars
+        from .vocab import describe_unknown
 
-        notes.append(f"Skipped characters the models never saw: {describe_chars(unknown)}.")
+        notes.append(f"Skipped characters the models never saw: {describe_unknown(net_vocab, unknown)}."
+                     if net_vocab.kind == "char" else
+                     f"Words the models never saw, read as <unk>: {describe_unknown(net_vocab, unknown)}.")
     return ids
 
 
@@ -516,15 +518,18 @@ def run_sample(model, text: str, streams: int = SAMPLE_STREAMS, top: int = 5, ch
     if T <= WARMUP + 1:
         raise ValueError(f"the sample needs more than {2 * WARMUP} known characters; it has {len(ids)}")
     grid = ids[: T * streams].reshape(streams, T).T  # (T, B): stream b reads characters b*T .. (b+1)*T
-    feats = text_features(vocab.decode(ids[: T * streams]))
+    # the features are of characters (quotes, line position, ...): a word model gets its gate statistics only
+    feats = text_features(vocab.decode(ids[: T * streams])) if vocab.kind == "char" else {}
     names = list(feats)
-    fgrid = np.stack([feats[k] for k in names], axis=1).reshape(streams, T, -1).transpose(1, 0, 2)  # (T, B, F)
+    fgrid = (np.stack([feats[k] for k in names], axis=1) if names else np.zeros((T * streams, 0)))
+    fgrid = fgrid.reshape(streams, T, -1).transpose(1, 0, 2)  # (T, B, F)
     corr, counts, state, n = {}, {}, None, 0
     for start in range(0, T, chunk):
         _, tape = net.forward(grid[start : start + chunk], state)
         state = net.final(tape)
         skip = max(0, WARMUP - start)
-        f = fgrid[start + skip : start + chunk].reshape(-1, len(names))
+        f = fgrid[start + skip : start + chunk]
+        f = f.reshape(f.shape[0] * f.shape[1], len(names))  # (steps * B, F); F may be 0 (a word model)
         n += len(f)
         for vec, a in net.vectors(tape).items():
             corr.setdefault(vec, Correlator(net.H, len(names))).add(a[skip:].reshape(-1, net.H), f)

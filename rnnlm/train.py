@@ -25,8 +25,8 @@ from .config import ModelConfig, TrainConfig
 from .data import Batches, read_text, split
 from .models import build_model, spec_for
 from .sample import generate
-from .score import stream_logprobs
-from .vocab import make_vocab
+from .score import honest_bits_per_char, stream_logprobs
+from .vocab import build_vocab, make_vocab
 
 MILESTONES = (0.01, 0.05, 0.2, 0.5, 1.0)  # fractions of the run at which timelapse samples are taken
 TIMELAPSE = dict(prompt="\n", length=200, temperature=0.8, seed=7)
@@ -61,12 +61,17 @@ def lr_at(cfg: TrainConfig, fraction: float, step: int) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cos)
 
 
+def eval_grid(num_ids: int, streams: int) -> tuple[int, int]:
+    """(S, n): evaluate() reads ids[: S * n] as S streams of n tokens and predicts ids[1 : S * n + 1]."""
+    streams = max(1, min(streams, num_ids // 2))
+    return streams, (num_ids - 1) // streams
+
+
 def evaluate(model, ids: np.ndarray, streams: int = 16, chunk: int = 512,
              ranks: distributed.Ranks = distributed.Ranks()) -> float:
     """Mean nats/token over ids, run as `streams` contiguous streams in one batch with carried state; under
     torchrun each rank runs its share of the streams and the sums are added up."""
-    streams = max(1, min(streams, len(ids) // 2))
-    n = (len(ids) - 1) // streams
+    streams, n = eval_grid(len(ids), streams)
     x = ids[: n * streams].reshape(streams, n)  # (S, n)
     y = ids[1 : n * streams + 1].reshape(streams, n)  # (S, n): next tokens
     if not ranks.many:
@@ -78,6 +83,33 @@ def evaluate(model, ids: np.ndarray, streams: int = 16, chunk: int = 512,
         logps, _, _ = stream_logprobs(model, x[mine], y[mine], model.init_state(mine.stop - mine.start), chunk)
     total, count = ranks.sum([float(-logps.sum()), float(logps.size)])
     return total / count
+
+
+@dataclass
+class ValText:
+    """What the validation split costs a word model beyond its tokens' log-probabilities, per token."""
+
+    spelling_bits: np.ndarray  # (N,) bits to spell each <unk> token (rnnlm.vocab.Spelling); 0 for the others
+    chars: np.ndarray  # (N,) characters of the text each token covers: itself and the spaces before it
+
+    @classmethod
+    def of(cls, vocab, text: str) -> "ValText":
+        enc = vocab.encode_text(text)
+        return cls(vocab.spelling_bits(enc), np.diff(enc.ends, prepend=0))
+
+
+def val_metrics(config: ModelConfig, val: float, val_ids: np.ndarray, streams: int, costs: ValText | None) -> dict:
+    """The best-checkpoint figures for val nats/token: per character as well, and for words, per character of
+    the text with each <unk>'s spelling paid for (so word and character models compare), perplexity, <unk> rate."""
+    if costs is None or config.tokens.get("kind", "char") == "char":
+        return dict(val_nats_per_char=val, val_bits_per_char=val / math.log(2))
+    S, n = eval_grid(len(val_ids), streams)
+    targets = slice(1, S * n + 1)  # the tokens evaluate() predicted
+    bpc = honest_bits_per_char(np.full(S * n, -val), costs.spelling_bits[targets], int(costs.chars[targets].sum()))
+    unk = make_vocab(config).unk_id
+    return dict(val_nats_per_token=val, val_perplexity=math.exp(val),
+                val_unk_rate=float((val_ids[targets] == unk).mean()),
+                val_nats_per_char=bpc * math.log(2), val_bits_per_char=bpc)
 
 
 class _StopFlag:
@@ -181,8 +213,22 @@ def split_ids(text: str, config: ModelConfig, cfg: TrainConfig) -> tuple[np.ndar
     return train_ids, val_ids
 
 
-def new_model_config(model_type: str, vocab: str, **overrides) -> ModelConfig:
-    """A ModelConfig with the model type's defaults, overridden where given (None = default)."""
+def val_costs(text: str, config: ModelConfig, cfg: TrainConfig) -> ValText | None:
+    """ValText of the validation split for a word model; None for characters (each one is a token)."""
+    vocab = make_vocab(config)
+    return ValText.of(vocab, split(text, cfg.val_fraction)[1]) if vocab.kind == "word" else None
+
+
+def fill_vocab(config: ModelConfig, text: str, cfg: TrainConfig) -> None:
+    """Give a new run's config its vocabulary, unless it has one: the kind config.tokens asks for, from text."""
+    if not config.vocab:
+        vocab = build_vocab(config.tokens, text, split(text, cfg.val_fraction)[0])
+        config.vocab, config.tokens = vocab.tokens, vocab.settings()
+
+
+def new_model_config(model_type: str, vocab: str | list = "", **overrides) -> ModelConfig:
+    """A ModelConfig with the model type's defaults, overridden where given (None = default). tokens={"kind":
+    "word", "max_size": N, "lowercase": False} asks for a word vocabulary, made when training starts."""
     fields = {k: v for k, v in spec_for(model_type).defaults.items() if k in ModelConfig.__dataclass_fields__}
     fields.update({k: v for k, v in overrides.items() if v is not None})
     return ModelConfig(model_type=model_type, vocab=vocab, **fields)
@@ -198,9 +244,9 @@ class Run:
     the loss, the clock and whether to stop after every step, and rank 0 alone writes files."""
 
     def __init__(self, out: Path, cfg: TrainConfig, model, progress: Progress, train_ids, val_ids,
-                 ranks: distributed.Ranks = distributed.Ranks()):
+                 val_text: ValText | None = None, ranks: distributed.Ranks = distributed.Ranks()):
         self.out, self.cfg, self.model, self.prog, self.ranks = out, cfg, model, progress, ranks
-        self.val_ids = val_ids
+        self.val_ids, self.val_text = val_ids, val_text
         self.batches = Batches(train_ids, cfg.batch_size, cfg.seq_len)
         self.batches.position, self.batches.epoch = progress.position, progress.epoch
         self.rows = ranks.rows(cfg.batch_size)  # this rank's streams: all of them on one process
@@ -267,8 +313,8 @@ class Run:
         self.val = val = evaluate(self.model, self.val_ids, self.cfg.eval_streams, ranks=self.ranks)
         if val < prog.best_val:
             prog.best_val, prog.best_step = val, prog.step
-            config.metrics = dict(val_nats_per_char=val, val_bits_per_char=val / math.log(2), step=prog.step,
-                                  chars_seen=prog.chars, train_seconds=round(prog.seconds, 1))
+            config.metrics = dict(**val_metrics(config, val, self.val_ids, self.cfg.eval_streams, self.val_text),
+                                  step=prog.step, chars_seen=prog.chars, train_seconds=round(prog.seconds, 1))
             if self.ranks.main:
                 store.save(self.model, self.out)
         if self.ranks.main:
@@ -362,7 +408,8 @@ def train(
 ) -> dict:
     """Train into folder out, or continue the run saved there (resume=True, with overrides of its settings).
 
-    A new run needs cfg and model_config (model_config.vocab empty: the sorted characters of the text);
+    A new run needs cfg and model_config (model_config.vocab empty: made from the text, of the kind
+    model_config.tokens names: the sorted characters, or the training split's most frequent words);
     text, when given, is cfg.data's content already read. stop_at_step ends the session early as Ctrl-C
     would (for tests of exact resume). device: "cpu", "cuda" or "cuda:N" (the torch models); the saved
     files are the same from any device. Under torchrun (RANK, WORLD_SIZE set) every process calls this and
@@ -393,21 +440,21 @@ def train(
             if text is None:
                 text = read_text(cfg.data)
             model_config = ModelConfig.from_dict(model_config.to_dict())  # the run's own copy: it records metrics
-            if not model_config.vocab:
-                model_config.vocab = "".join(sorted(set(text)))
+            fill_vocab(model_config, text, cfg)
             if ranks.main:
                 new_run_folder(out)
             model, optimizer, carried, prog = build_model(model_config, seed=cfg.seed), None, None, Progress()
-        train_ids, val_ids = split_ids(text if text is not None else read_text(cfg.data), model.config, cfg)
+        text = text if text is not None else read_text(cfg.data)
+        train_ids, val_ids = split_ids(text, model.config, cfg)
         if ranks.device != "cpu":
             model.to(ranks.device)
-        run = Run(out, cfg, model, prog, train_ids, val_ids, ranks)
+        run = Run(out, cfg, model, prog, train_ids, val_ids, val_costs(text, model.config, cfg), ranks)
         if resume:
             run.load_resume(optimizer, carried)
         interrupted = run.loop(progress_bar, stop_at_step)
     return dict(steps=prog.step, chars=prog.chars, seconds=prog.seconds, final_val=run.val,
                 best_val=prog.best_val, best_step=prog.best_step, interrupted=interrupted, out=str(out),
-                rank=ranks.rank)
+                tokens=model.config.tokens.get("kind", "char"), rank=ranks.rank)
 
 
 def fit(out: str | Path, cfg: TrainConfig, model_config: ModelConfig, text: str | None = None) -> dict:
@@ -416,19 +463,19 @@ def fit(out: str | Path, cfg: TrainConfig, model_config: ModelConfig, text: str 
     out = Path(out)
     text = read_text(cfg.data) if text is None else text
     config = ModelConfig.from_dict(model_config.to_dict())
-    config.vocab = config.vocab or "".join(sorted(set(text)))
+    fill_vocab(config, text, cfg)
     train_ids, val_ids = split_ids(text, config, cfg)
     start = time.perf_counter()
     model, extra = spec_for(config.model_type).fitter()(config, train_ids, val_ids)
     val = evaluate(model, val_ids, cfg.eval_streams)
     seconds = time.perf_counter() - start
     model.config.training = {"data": cfg.data, "val_fraction": cfg.val_fraction, "eval_streams": cfg.eval_streams}
-    model.config.metrics = dict(val_nats_per_char=val, val_bits_per_char=val / math.log(2), step=0,
-                                chars_seen=len(train_ids), train_seconds=round(seconds, 1), **extra)
+    model.config.metrics = dict(**val_metrics(model.config, val, val_ids, cfg.eval_streams, val_costs(text, config, cfg)),
+                                step=0, chars_seen=len(train_ids), train_seconds=round(seconds, 1), **extra)
     new_run_folder(out)
     store.save(model, out)
     append_jsonl(out / "log.jsonl", dict(step=0, chars=len(train_ids), seconds=round(seconds, 2), val_loss=val))
     append_jsonl(out / "timelapse.jsonl", dict(fraction=1.0, step=0, chars=len(train_ids), seconds=round(seconds, 1),
                                                prompt=TIMELAPSE["prompt"], text=generate(model, **TIMELAPSE)))
     return dict(steps=0, chars=len(train_ids), seconds=seconds, final_val=val, best_val=val, best_step=0,
-                interrupted=False, out=str(out))
+                interrupted=False, out=str(out), tokens=config.tokens.get("kind", "char"))

@@ -38,6 +38,40 @@ TEXT = "".join(LINES) * 30
 VOCAB = "".join(sorted(set(TEXT)))
 
 
+# A word corpus in the same spirit: a few sentences in a fixed order, so that order is what a model learns.
+SENTENCES = [
+    "The cat sat on the mat.\n",
+    "A dog slept by the door, and the cat didn't care.\n",
+    "“Where is the mat?” asked the dog.\n\n",
+]
+WORD_TEXT = "".join(SENTENCES) * 40
+
+
+def word_config(model_type: str, max_size: int = 30, lowercase: bool = False, **kw) -> ModelConfig:
+    """A small ModelConfig over WORD_TEXT's words (the vocabulary made from its first 90%)."""
+    from rnnlm.data import split
+    from rnnlm.vocab import WordVocab
+
+    vocab = WordVocab.build(split(WORD_TEXT)[0], max_size, lowercase)
+    fields = dict(model_type=model_type, vocab=vocab.tokens, tokens=vocab.settings(), hidden_size=16, num_layers=1,
+                  embed_size=8)
+    fields.update(kw)
+    return ModelConfig(**fields)
+
+
+def word_folder(folder: Path, model_type: str = "rnn", iters: int = 60, **model) -> Path:
+    """A word model of WORD_TEXT trained for a few steps into folder (rnnlm.train's files)."""
+    corpus = folder.parent / f"{folder.name}-words.txt"
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    corpus.write_text(WORD_TEXT, encoding="utf-8")
+    cfg = TrainConfig(data=str(corpus), max_iters=iters, eval_every=max(1, iters // 2), log_every=5, batch_size=4,
+                      seq_len=12, warmup_iters=2, lr=1e-2)
+    config = new_model_config(model_type, "", tokens={"kind": "word", "max_size": 40}, hidden_size=32,
+                              num_layers=1, embed_size=16, dropout=0.0, **model)
+    train(folder, cfg, config, progress_bar=False)
+    return folder
+
+
 def tiny_config(model_type: str, **kw) -> ModelConfig:
     """A small ModelConfig over TEXT's characters."""
     fields = dict(model_type=model_type, vocab=VOCAB, hidden_size=24, num_layers=2, embed_size=8)

@@ -41,3 +41,21 @@ def test_card_of_an_untrained_model_renders(tmp_path):
 
 
 # --- push and pull --------------------------------------------------------------------------
+
+
+def test_a_word_models_card_speaks_of_tokens_and_reproduces_its_vocabulary(tmp_path):
+    from tests.support import word_folder
+
+    folder = word_folder(tmp_path / "run", "gru", iters=4)
+    config = checkpoint.read_config(folder)
+    card = ModelCard.load(folder / "README.md")
+    assert "word-level" in card.data.tags and "character-level" not in card.data.tags
+    figures = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    assert figures["nats_per_token"] == pytest.approx(config.metrics["val_nats_per_token"], abs=1e-4)
+    assert figures["bits_per_char"] == pytest.approx(config.metrics["val_bits_per_char"], abs=1e-4)
+    text = card.text
+    assert "word-level language model" in text and f"{config.vocab_size:,} tokens" in text
+    assert f"{config.metrics['val_nats_per_token']:.4f} nats/token" in text and "<unk>" in text
+    command = next(line for line in text.splitlines() if line.startswith("python -m rnnlm train"))
+    args = cli.build_parser().parse_args(shlex.split(command)[3:])
+    assert args.tokens == "word" and args.vocab_size == config.tokens["max_size"]

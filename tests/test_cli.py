@@ -75,3 +75,69 @@ def test_ctrl_c_saves_and_exits_cleanly(corpus, tmp_path):
     assert "stopped (resume with --resume)" in stdout and "Traceback" not in stderr
     progress = json.loads((out / "resume" / "progress.json").read_text())["progress"]
     assert progress["step"] >= 1 and (out / "model.safetensors").is_file()
+
+
+def test_a_word_model_trains_samples_predicts_and_ranks_sentences_from_the_cli(tmp_path):
+    from tests.support import WORD_TEXT
+
+    corpus = tmp_path / "words.txt"
+    corpus.write_text(WORD_TEXT, encoding="utf-8")
+    out = tmp_path / "runs" / "words"
+    r = rnnlm("train", "--model", "rnn", "--tokens", "word", "--vocab-size", 40, "--data", corpus, "--out", out,
+              "--hidden-size", 32, "--max-iters", 120, "--eval-every", 60, "--batch-size", 4, "--seq-len", 12,
+              "--lr", 0.01, "--seed", 1, "--no-progress", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "nats/token" in r.stdout
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert config["tokens"]["kind"] == "word" and config["vocab"][:2] == ["<unk>", "\n"]
+
+    prompt = "A dog slept by the door, and the cat"
+    r = rnnlm("sample", out, "--prompt", prompt, "--length", 3, "--temperature", 0, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(prompt + " did") and r.stdout.count(" ") == prompt.count(" ") + 2  # 3 tokens: did n't care
+
+    r = rnnlm("sample", out, "--prompt", prompt, "--top", 5, "--json", cwd=tmp_path)
+    top = json.loads(r.stdout)
+    probs = [t["prob"] for t in top]
+    assert top[0]["token"] == "did" and probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-9 and len(top) == 5
+    r = rnnlm("sample", out, "--prompt", "zebra quagga", "--top", 3, cwd=tmp_path)
+    assert r.returncode == 0 and "knows none of the prompt's words" in r.stderr and len(r.stdout.splitlines()) == 3
+
+    r = rnnlm("score", out, "--text", "The cat sat on the zebra.", "--json", cwd=tmp_path)
+    figures = json.loads(r.stdout)
+    assert figures["tokens_scored"] == 7 and figures["unk_tokens"] == 1 and figures["unknown_words"] == ["zebra"]
+    assert figures["chars_scored"] == len("The cat sat on the zebra.") and figures["bits_per_char"] > 0
+
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text("the mat on sat cat The.\n\nThe cat sat on the mat.\n", encoding="utf-8")
+    r = rnnlm("score", out, "--sentences", sentences, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    ranked = [line for line in r.stdout.splitlines()[1:]]
+    assert len(ranked) == 2 and ranked[0].endswith("The cat sat on the mat.")  # the order it was trained on wins
+
+    r = rnnlm("inspect", out, "--text-file", corpus, "--neurons", cwd=tmp_path)
+    assert r.returncode != 0 and "reads words" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bad_word_settings_and_sentence_files_get_a_message(corpus, tmp_path):
+    r = rnnlm("train", "--model", "rnn", "--tokens", "word", "--vocab-size", 0, "--data", corpus, "--out", tmp_path / "o",
+              cwd=tmp_path)
+    assert r.returncode != 0 and "--vocab-size must be" in r.stderr and "Traceback" not in r.stderr
+    r = rnnlm("train", "--model", "rnn", "--tokens", "syllables", "--data", corpus, "--out", tmp_path / "o", cwd=tmp_path)
+    assert r.returncode != 0 and "--tokens" in r.stderr and "Traceback" not in r.stderr
+    r = rnnlm("train", "--model", "rnn", "--vocab-size", 50, "--data", corpus, "--out", tmp_path / "o", cwd=tmp_path)
+    assert r.returncode != 0 and "--tokens word" in r.stderr
+
+    out = tmp_path / "m"
+    assert rnnlm("train", "--model", "rnn", "--data", corpus, "--out", out, "--hidden-size", 8, "--max-iters", 2,
+                 "--batch-size", 2, "--seq-len", 8, "--no-progress", cwd=tmp_path).returncode == 0
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n  \n", encoding="utf-8")
+    r = rnnlm("score", out, "--sentences", empty, cwd=tmp_path)
+    assert r.returncode != 0 and "no sentences" in r.stderr and "Traceback" not in r.stderr
+    big = tmp_path / "big.txt"
+    big.write_text("BRUTUS speaks.\n" * 800_000, encoding="utf-8")  # 12 MB
+    r = rnnlm("score", out, "--sentences", big, cwd=tmp_path)
+    assert r.returncode != 0 and "bytes is more than" in r.stderr and "Traceback" not in r.stderr
+    r = rnnlm("score", out, "--sentences", empty, "--text", "x", cwd=tmp_path)
+    assert r.returncode != 0 and "exactly one of" in r.stderr

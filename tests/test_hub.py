@@ -131,3 +131,22 @@ def test_cli_pull_then_sample_and_score_by_hub_id(fake_hub, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["chars_scored"] == 40
     assert cli.main(["pull", "fake-user/absent", "--out", str(tmp_path / "x")]) == 1
     assert "no Hub repo fake-user/absent" in capsys.readouterr().err
+
+
+def test_a_word_checkpoint_round_trips_through_the_hub(fake_hub, tmp_path, capsys):
+    from tests.support import word_folder
+
+    folder = word_folder(tmp_path / "run", "lstm", iters=4)
+    (folder / "samples.json").write_text(json.dumps({"prompt": "The cat", "seed": 7, "length": 5,
+                                                     "samples": {"0.8": " sat on the mat"}}))
+    push(folder, REPO, token=fake_hub.token)
+    pulled = pull(REPO, tmp_path / "pulled")
+    assert files_in(tmp_path / "pulled") == {n: b for n, b in files_in(folder).items()}
+    model, local = load_model(REPO), store.load(folder)
+    assert model.vocab.kind == "word" and model.vocab.tokens == local.vocab.tokens
+    ids = local.vocab.encode("The cat sat on the mat.")[None]
+    assert np.array_equal(model.forward(ids, model.init_state(1))[0], local.forward(ids, local.init_state(1))[0])
+    assert cli.main(["sample", f"{REPO}@{pulled.commit}", "--prompt", "The cat", "--top", "3", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 3
+    assert cli.main(["score", REPO, "--text", "The cat sat on the mat.", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tokens_scored"] == 7

@@ -276,3 +276,14 @@ def test_clip_grad_norm():
     assert grads["b"][0] == 4.0  # 0 disables clipping
     clip_grad_norm(grads, 1.0)
     assert np.sqrt(sum((g**2).sum() for g in grads.values())) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_the_input_gradient_sums_rows_per_token_id_as_a_one_hot_product_would():
+    from rnnlm.models.numpy_rnn import sum_rows_by_id
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 9, 50)  # repeats, and some of the 12 ids never occur
+    rows = rng.standard_normal((50, 5))
+    onehot = (ids[None, :] == np.arange(12)[:, None]).astype(np.float64)  # (V, N)
+    np.testing.assert_allclose(sum_rows_by_id(ids, rows, 12), onehot @ rows, rtol=1e-12, atol=1e-12)
+    assert sum_rows_by_id(ids[:0], rows[:0], 12).shape == (12, 5)

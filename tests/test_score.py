@@ -58,6 +58,32 @@ def test_summary_has_the_json_fields(tiny_model):
     assert set(summary) >= {"nats_per_char", "bits_per_char", "perplexity", "chars_scored", "chars_skipped"}
 
 
+# --- sentences ------------------------------------------------------------------------------------
+
+
+def test_sentences_in_one_batch_score_as_each_alone(tiny_model, monkeypatch):
+    from rnnlm.score import score_sentences
+
+    sentences = ["BRUTUS:", "The night is long that never finds the day.", "No news", "I pray you, gentle sir."]
+    for block in (1 << 22, 200):  # one batch of all; then a batch per sentence or two
+        monkeypatch.setattr(importlib.import_module("rnnlm.score"), "SENTENCE_BLOCK", block)
+        ranked = score_sentences(tiny_model, sentences)
+        assert sorted(r.text for r in ranked) == sorted(sentences)
+        assert [r.logprob for r in ranked] == sorted((r.logprob for r in ranked), reverse=True)
+        for r in ranked:
+            alone = score(tiny_model, r.text)  # after a newline, as every sentence is read
+            np.testing.assert_allclose(r.logprobs, alone.logprobs, rtol=1e-4, atol=1e-5)
+            assert r.logprob == pytest.approx(alone.logprobs.sum(), rel=1e-5)
+            assert r.perplexity == pytest.approx(math.exp(-alone.logprobs.mean()), rel=1e-5)
+
+
+def test_an_empty_list_or_an_unreadable_sentence_is_a_clear_error(tiny_model):
+    from rnnlm.score import score_sentences
+
+    with pytest.raises(ValueError, match="no sentences"):
+        score_sentences(tiny_model, [])
+    with pytest.raises(ValueError, match="sentence 2"):
+        score_sentences(tiny_model, ["BRUTUS", "😀"])
 @pytest.mark.parametrize("context", ["\n", "", "ACT I\n"])
 def test_a_file_read_in_small_blocks_scores_as_the_whole_text(tiny_model, tmp_path, context):
     """score_file carries the state across blocks (3 bytes here, splitting the 2-byte 'é' too) and gives

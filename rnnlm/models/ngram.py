@@ -39,7 +39,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from safetensors.numpy import save as safetensors_bytes
 
 from ..config import ModelConfig, TrainConfig
-from ..vocab import Vocab
+from ..vocab import Vocab, make_vocab
 
 NO_TOKEN = -1  # in a state: no token yet; the context is what comes after the last NO_TOKEN
 FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)  # KenLM's --discount_fallback, for an order too sparse to estimate
@@ -201,7 +201,7 @@ class NGramLM:
         if not isinstance(order, int) or isinstance(order, bool) or order < 1:
             raise ValueError(f'an n-gram needs config.options["order"], an integer >= 1; got {order!r}')
         self.config = config
-        self.vocab = Vocab(config.vocab)
+        self.vocab = make_vocab(config)
         self.order = order
         self.load_tensors(NGramCounts(np.empty(0, np.int64), order, config.vocab_size).tensors(order))
 

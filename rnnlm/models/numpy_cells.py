@@ -37,7 +37,7 @@ class Cell:
     state_names: tuple[str, ...]  # the state is a tuple of arrays (L, B, H) in this order
     torch_module: str  # the torch.nn class that trains it
     prepare: Callable  # (w_ih, w_hh, b_ih, b_hh) -> (w_in, b_in, w_rec, b_rec): a layer's weights for run_layer
-    run_layer: Callable  # (gi (T, G), w_rec, b_rec, state tuple of (H,)) -> (out (T, H), new state tuple)
+    run_layer: Callable  # (gi (T, G[, B]), w_rec, b_rec, state tuple of (H[, B])) -> (out (T, H[, B]), new state)
     init_torch: Callable | None = None  # adjusts a fresh torch module's weights: (rnn, config)
 
 
@@ -59,14 +59,15 @@ def _prepare_lstm(w_ih, w_hh, b_ih, b_hh) -> tuple:
 
 
 def _lstm_layer(gi_all: np.ndarray, w_rec: np.ndarray, _, state: tuple) -> tuple[np.ndarray, tuple]:
-    """One LSTM layer over T steps whose (prepared) input gates gi_all (T, 4H) are known: outputs (T, H), (h, c)."""
+    """One LSTM layer over T steps whose (prepared) input gates gi_all (T, 4H) are known: outputs (T, H), (h, c).
+    B streams side by side are columns: gi_all (T, 4H, B), states (H, B), outputs (T, H, B)."""
     h, c = state
-    H = len(h)
+    H, cols = len(h), h.shape[1:]
     c = np.array(c, dtype=np.float32)
-    out = np.empty((len(gi_all), H), dtype=np.float32)
-    g = np.empty(4 * H, dtype=np.float32)
-    s = np.empty(4 * H, dtype=np.float32)
-    tc = np.empty(H, dtype=np.float32)
+    out = np.empty((len(gi_all), H, *cols), dtype=np.float32)
+    g = np.empty((4 * H, *cols), dtype=np.float32)
+    s = np.empty((4 * H, *cols), dtype=np.float32)
+    tc = np.empty((H, *cols), dtype=np.float32)
     s_i, s_f, g_g, s_o = s[:H], s[H : 2 * H], g[2 * H : 3 * H], s[3 * H :]
     mm, add, mul, tanh = np.matmul, np.add, np.multiply, np.tanh
     for t in range(len(gi_all)):
@@ -94,13 +95,15 @@ def _prepare_gru(w_ih, w_hh, b_ih, b_hh) -> tuple:
 
 
 def _gru_layer(gi_all: np.ndarray, w_rec: np.ndarray, b_hn: np.ndarray, state: tuple) -> tuple[np.ndarray, tuple]:
-    """One GRU layer over T steps whose (prepared) input gates gi_all (T, 3H) are known: outputs (T, H), (h,)."""
+    """One GRU layer over T steps whose (prepared) input gates gi_all (T, 3H) are known: outputs (T, H), (h,).
+    B streams side by side are columns: gi_all (T, 3H, B), states (H, B), outputs (T, H, B)."""
     (h,) = state
-    H = len(h)
-    out = np.empty((len(gi_all), H), dtype=np.float32)
-    gh = np.empty(3 * H, dtype=np.float32)
-    rz = np.empty(2 * H, dtype=np.float32)
-    n = np.empty(H, dtype=np.float32)
+    H, cols = len(h), h.shape[1:]
+    b_hn = b_hn.reshape(H, *(1 for _ in cols))  # a column, to add to every stream's
+    out = np.empty((len(gi_all), H, *cols), dtype=np.float32)
+    gh = np.empty((3 * H, *cols), dtype=np.float32)
+    rz = np.empty((2 * H, *cols), dtype=np.float32)
+    n = np.empty((H, *cols), dtype=np.float32)
     gh_rz, gh_n, r, z = gh[: 2 * H], gh[2 * H :], rz[:H], rz[H:]
     mm, add, mul, tanh = np.matmul, np.add, np.multiply, np.tanh
     for t in range(len(gi_all)):
@@ -253,6 +256,30 @@ def _run_layers_pipelined(cell: Cell, chunks: list[np.ndarray], state: tuple, fi
     return np.concatenate(top)
 
 
+def run_streams(cell: Cell, ids: np.ndarray, state: tuple, first: np.ndarray, layers: list[tuple],
+                head_w: np.ndarray, head_b: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """B streams of T tokens side by side: ids (B, T), state a tuple of (L, B, H) arrays -> logits (B, T, V) and the
+    new state. Inside, the streams are the columns of each layer's arrays, so one matrix product per step serves
+    them all, and every other product is one over all B * T tokens."""
+    B, T = ids.shape
+    new = tuple(np.ascontiguousarray(np.transpose(s, (0, 2, 1)), dtype=np.float32) for s in state)  # (L, H, B)
+    out = None
+    for l, (w_in, b_in, w_rec, b_rec) in enumerate(layers):
+        if l == 0:
+            gi_all = np.ascontiguousarray(first[ids.T].transpose(0, 2, 1))  # (T, G, B)
+        else:
+            H = out.shape[1]
+            rows = out.transpose(0, 2, 1).reshape(T * B, H) @ w_in.T + b_in  # (T*B, G)
+            gi_all = np.ascontiguousarray(rows.reshape(T, B, -1).transpose(0, 2, 1))  # (T, G, B)
+        out, layer_state = cell.run_layer(gi_all, w_rec, b_rec, tuple(s[l] for s in new))
+        for s, value in zip(new, layer_state):
+            s[l] = value
+    H = out.shape[1]
+    logits = (out.transpose(2, 0, 1).reshape(B * T, H) @ head_w.T).reshape(B, T, -1)  # (B, T, V)
+    logits += head_b
+    return logits, tuple(np.ascontiguousarray(np.transpose(s, (0, 2, 1))) for s in new)
+
+
 class CellLM:
     """An LSTM or GRU checkpoint run one stream at a time in numpy: the same files, names and outputs as TorchRNN.
 
@@ -295,12 +322,14 @@ class CellLM:
         return tuple(h.copy() for _ in self.cell.state_names)
 
     def forward(self, ids: np.ndarray, state: tuple):
-        """Logits (B, T, V) float32 and the new state; each of the B streams runs on its own."""
+        """Logits (B, T, V) float32 and the new state; B streams run side by side (run_streams), one on its own."""
         ids = np.asarray(ids, dtype=np.int64)
         V = self.config.vocab_size
         if ids.size and (ids.min() < 0 or ids.max() >= V):
             raise ValueError(f"token ids must be in [0, {V}), got ids from {ids.min()} to {ids.max()}")
         weights = self._weights()
+        if ids.shape[0] > 1 and ids.shape[1] > 0:
+            return run_streams(self.cell, ids, state, *weights)
         new = tuple(np.empty_like(s) for s in state)
         logits = np.empty((ids.shape[0], ids.shape[1], V), dtype=np.float32)
         for b in range(ids.shape[0]):
