@@ -4,9 +4,9 @@
     python benchmarks/bench_bf16.py --steps 0       # speed only
     python benchmarks/bench_bf16.py --quick         # a few steps, to see that it runs
 
-Speed: rnnlm's trainer (the steps `python -m rnnlm train` takes) in float32 and with --dtype bf16,
-alternated step by step in one process so a busy machine slows both alike, and nn.GRU under a plain
-torch.autocast for reference (on a CPU it has no bf16 kernel and stays float32). Quality: both dtypes
+Speed: rnnlm's trainer (the steps `python -m rnnlm train` takes) in float32 and with --dtype bf16, and a
+plain nn.LSTM / nn.GRU loop in float32 and under torch.autocast for reference, alternated step by step in
+one process so a busy machine slows all alike (--threads 1 steadies it). Quality: both dtypes
 train on Tiny Shakespeare for the same steps from the same seed through rnnlm.train.train, and the whole
 validation split is scored in float32. Targets (idle machine, default threads): bf16 at least 1.5x the
 chars/s of float32, and a validation loss within 0.01 nats/char of float32's.
@@ -49,20 +49,21 @@ def trainer_step(model_type: str, dtype: str, H: int, L: int, B: int, T: int):
     return step
 
 
-def autocast_gru_step(H: int, L: int, B: int, T: int):
-    """A plain nn.GRU training step under torch.autocast(bf16), for reference."""
+def plain_step(cell: str, autocast: bool, H: int, L: int, B: int, T: int):
+    """A plain nn.LSTM / nn.GRU training step (embedding, AdamW, clipping), float32 or under torch.autocast(bf16)."""
     V = len(VOCAB)
-    emb, rnn, head = nn.Embedding(V, 64), nn.GRU(64, H, L, batch_first=True), nn.Linear(H, V)
+    emb, rnn, head = nn.Embedding(V, 64), getattr(nn, cell.upper())(64, H, L, batch_first=True), nn.Linear(H, V)
     params = [*emb.parameters(), *rnn.parameters(), *head.parameters()]
     opt = torch.optim.AdamW(params, lr=1e-3)
     x, y = torch.randint(0, V, (B, T)), torch.randint(0, V, (B, T))
 
     def step():
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
             out, _ = rnn(emb(x))
             loss = F.cross_entropy(head(out).float().reshape(-1, V), y.reshape(-1))
         opt.zero_grad()
         loss.backward()
+        nn.utils.clip_grad_norm_(params, 5.0)
         opt.step()
 
     return step
@@ -100,24 +101,29 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5, help="timed steps per dtype (alternated)")
     p.add_argument("--steps", type=int, default=300, help="training steps per dtype for the validation loss (0: skip)")
     p.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "tinyshakespeare.txt"))
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's); 1 on a busy machine")
     p.add_argument("--quick", action="store_true", help="2 rounds and 20 steps: to see that it runs")
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.quick:
         args.rounds, args.steps = 2, min(args.steps, 20)
     H, L, B, T = args.hidden_size, args.num_layers, args.batch_size, args.seq_len
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
+    print(f"torch {torch.__version__}, threads: {torch.get_num_threads()}, CPU capability "
           f"{torch.backends.cpu.get_cpu_capability()}; {L}x{H}, B={B}, T={T}")
     print(f"{'training speed':52s} {'chars/s':>9s} {'vs float32':>10s}")
     for m in models:
-        steps = {dt: trainer_step(m, dt, H, L, B, T) for dt in ("float32", "bf16")}
-        if m == "gru":
-            steps["nn.GRU under torch.autocast"] = autocast_gru_step(H, L, B, T)
+        plain = f"plain nn.{m.upper()}"
+        steps = {f"rnnlm {m} float32": trainer_step(m, "float32", H, L, B, T),
+                 f"rnnlm {m} --dtype bf16": trainer_step(m, "bf16", H, L, B, T),
+                 f"{plain} float32": plain_step(m, False, H, L, B, T),
+                 f"{plain} under torch.autocast(bf16)": plain_step(m, True, H, L, B, T)}
         got = speeds(steps, args.rounds, B * T)
         for name, v in got.items():
-            label = f"{m} {name}" if name in ("float32", "bf16") else name
-            target = "  (target >= 1.5x)" if name == "bf16" else ""
-            print(f"{label:52s} {v:9,.0f} {v / got['float32']:9.2f}x{target}")
+            base = got[f"rnnlm {m} float32"] if name.startswith("rnnlm") else got[f"{plain} float32"]
+            target = "  (target >= 1.5x)" if "bf16" in name and name.startswith("rnnlm") else ""
+            print(f"{name:52s} {v:9,.0f} {v / base:9.2f}x{target}")
     if args.steps:
         print(f"\nvalidation nats/char after {args.steps} steps on {Path(args.data).name} (target: bf16 within 0.01)")
         with tempfile.TemporaryDirectory() as tmp:

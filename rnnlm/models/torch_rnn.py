@@ -75,8 +75,8 @@ class TorchRNN(nn.Module):
     def forward_logits(self, ids: torch.Tensor, state: tuple, dtype: torch.dtype = torch.float32):
         """Differentiable forward: ids (B, T) -> logits (B, T, V) float32, new state (float32).
 
-        dtype: what the products run in. nn.LSTM takes bf16 under autocast (oneDNN's bf16 kernel on a CPU);
-        nn.GRU has no bf16 CPU kernel, so a bf16 GRU runs layer by layer (layered_logits)."""
+        dtype: what the products run in. nn.LSTM runs under autocast (oneDNN's fused bf16 kernel on a CPU); a
+        bf16 GRU runs layer by layer (layered_logits), faster than nn.GRU under autocast (torch_layers.py)."""
         if dtype != torch.float32 and self.cell.name in LAYERED:
             return self.layered_logits(ids, state, dtype)
         with torch.autocast(self.device.type, dtype=dtype, enabled=dtype != torch.float32):
