@@ -17,7 +17,7 @@ from rnnlm import checkpoint
 from rnnlm.config import TrainConfig
 from rnnlm.distributed import Ranks, from_env, torch_device
 from rnnlm.train import new_model_config, train
-from tests.support import REPO, TEXT, free_port, rnnlm
+from tests.support import REPO, free_port, rnnlm
 
 TINY = ["--hidden-size", "16", "--num-layers", "2", "--embed-size", "8", "--dropout", "0", "--seq-len", "16",
         "--warmup-iters", "2", "--seed", "5", "--no-progress"]
