@@ -4,7 +4,7 @@
     python checkpoints/build.py --set sherlock-words                    # one set
     python checkpoints/build.py --set sherlock-words --only lstm        # one model of it
     python checkpoints/build.py --set sherlock-chars --minutes 20       # every network: 20 minutes
-    python checkpoints/build.py --set alice-chars --figure              # and docs/alice-dropout.png
+    python checkpoints/build.py --set alice-chars --figure              # docs/alice-dropout.png from the built set
     python checkpoints/build.py --compare                               # Sherlock: words against characters
     python checkpoints/build.py --refresh-only                          # figures only, no training
     python checkpoints/build.py --set alice-chars --minutes 0.2 --runs /tmp/runs --dest /tmp/sets   # a trial
@@ -52,26 +52,26 @@ RECIPES = {
         "ngram": "--model ngram --prune 6",  # the order is chosen on the validation split
     },
     # The Keras tutorial's LSTM (a 100-wide embedding, 150 units), the GRU at its size, and a numpy RNN whose
-    # two V x H matrices fit 12 MB; 30 minutes each. 126,246 training tokens, 8,095 distinct.
+    # two V x H matrices fit 12 MB; 8 minutes each (the bundled runs shared the machine with other jobs). 126,246 training tokens, 8,095 distinct.
     "sherlock-words": {
-        "rnn": f"--model rnn {_WORDS} --hidden-size 256 --num-layers 1 --lr 2e-3 --minutes 30 --eval-every 200",
-        "lstm": f"--model lstm {_WORDS} --embed-size 100 --hidden-size 150 --num-layers 1 --dropout 0.3 --lr 3e-3 --minutes 30 --eval-every 200",
-        "gru": f"--model gru {_WORDS} --embed-size 100 --hidden-size 150 --num-layers 1 --dropout 0.3 --lr 3e-3 --minutes 30 --eval-every 200",
+        "rnn": f"--model rnn {_WORDS} --hidden-size 256 --num-layers 1 --lr 2e-3 --minutes 8 --eval-every 200",
+        "lstm": f"--model lstm {_WORDS} --embed-size 100 --hidden-size 150 --num-layers 1 --dropout 0.3 --lr 3e-3 --minutes 8 --eval-every 200",
+        "gru": f"--model gru {_WORDS} --embed-size 100 --hidden-size 150 --num-layers 1 --dropout 0.3 --lr 3e-3 --minutes 8 --eval-every 200",
         "ngram": "--model ngram --tokens word --vocab-size 5000 --prune 6",  # the baseline: counts, half a minute
     },
     # The same text and CPU time as sherlock-words, read one character at a time: the README's comparison.
     "sherlock-chars": {
-        "rnn": "--model rnn --hidden-size 512 --num-layers 1 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 30 --eval-every 250",
-        "lstm": "--model lstm --embed-size 64 --hidden-size 384 --num-layers 2 --dropout 0.25 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 30 --eval-every 250",
-        "gru": "--model gru --embed-size 64 --hidden-size 384 --num-layers 2 --dropout 0.25 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 30 --eval-every 250",
+        "rnn": "--model rnn --hidden-size 512 --num-layers 1 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 8 --eval-every 250",
+        "lstm": "--model lstm --embed-size 64 --hidden-size 384 --num-layers 2 --dropout 0.25 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 8 --eval-every 250",
+        "gru": "--model gru --embed-size 64 --hidden-size 384 --num-layers 2 --dropout 0.25 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 8 --eval-every 250",
         "ngram": "--model ngram --prune 6",
     },
     # 150 KB: small models, which a corpus this size can feed; the LSTM twice, to show what dropout does.
     "alice-chars": {
-        "rnn": "--model rnn --hidden-size 256 --num-layers 1 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 15 --eval-every 100",
-        "lstm": "--model lstm --embed-size 32 --hidden-size 256 --num-layers 2 --dropout 0.3 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 15 --eval-every 100",
-        "lstm-nodropout": "--model lstm --embed-size 32 --hidden-size 256 --num-layers 2 --dropout 0 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 15 --eval-every 100",
-        "gru": "--model gru --embed-size 32 --hidden-size 256 --num-layers 2 --dropout 0.3 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 15 --eval-every 100",
+        "rnn": "--model rnn --hidden-size 256 --num-layers 1 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 6 --eval-every 100",
+        "lstm": "--model lstm --embed-size 32 --hidden-size 256 --num-layers 2 --dropout 0.3 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 6 --eval-every 100",
+        "lstm-nodropout": "--model lstm --embed-size 32 --hidden-size 256 --num-layers 2 --dropout 0 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 6 --eval-every 100",
+        "gru": "--model gru --embed-size 32 --hidden-size 256 --num-layers 2 --dropout 0.3 --seq-len 100 --batch-size 32 --lr 2e-3 --minutes 6 --eval-every 100",
     },
 }
 # How the bundled runs deviated from a plain run of their recipe; shown on the card.
@@ -236,18 +236,20 @@ def compare_table(root: Path, data: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def curves_png(folders: dict[str, Path], labels: dict[str, str], title: str) -> bytes:
-    """Validation (solid) and training (faint) loss against training seconds, from each folder's log.jsonl."""
+def curves_png(folders: dict[str, Path], labels: dict[str, str], title: str, train_chars: int) -> bytes:
+    """Validation (solid) and training (faint) loss against passes over the training text (train_chars
+    characters each), from each folder's log.jsonl: runs that shared the machine with others compare by the
+    text they read, not by the seconds they took."""
     from rnnlm.playground.raceplot import race_png
 
     points = {}
     for name, folder in folders.items():
         rows = [json.loads(l) for l in (folder / "log.jsonl").read_text().splitlines() if l.strip()]
         train = [r for r in rows if "train_loss" in r]
-        points[name] = [dict(seconds=r["seconds"], val=r["val_loss"],
+        points[name] = [dict(seconds=r["chars"] / train_chars, val=r["val_loss"],
                              train=min(train, key=lambda t: abs(t["step"] - r["step"]))["train_loss"] if train else None)
                         for r in rows if "val_loss" in r]
-    return race_png(points, labels, title)
+    return race_png(points, labels, title, x_label="passes over the training text (epochs)")
 
 
 def total_size(root: Path) -> int:
@@ -267,8 +269,8 @@ def main() -> None:
     p.add_argument("--skip-train", action="store_true", help="only rebuild the folders from finished runs")
     p.add_argument("--refresh-only", action="store_true",
                    help="only recompute the set's novelty figures (and float16 storage) and rewrite configs and cards")
-    p.add_argument("--figure", action="store_true", help="alice-chars: also draw docs/alice-dropout.png, the "
-                   "validation curves of the LSTM with and without dropout")
+    p.add_argument("--figure", action="store_true", help="alice-chars: draw docs/alice-dropout.png, the validation "
+                   "curves of the built LSTM with and without dropout; no training")
     p.add_argument("--compare", action="store_true", help="print the table of the Sherlock word and character "
                    "models (under --dest) on the same validation text, and write it to docs/sherlock-words-vs-chars.md "
                    "(beside them for another --dest); no training")
@@ -287,6 +289,17 @@ def main() -> None:
     if unknown:
         p.error(f"the {s.name} set has no model {', '.join(unknown)}; it has {', '.join(RECIPES[s.name])}")
     folders = s.folders(dest)
+    if args.figure:
+        if s.name != "alice-chars":
+            p.error("--figure draws the Alice set's dropout figure: give --set alice-chars")
+        shown = {m: folders[m] for m in ("lstm", "lstm-nodropout")}
+        train_chars = len(split(read_text(data), 0.1)[0])
+        png = curves_png(shown, {"lstm": "LSTM, dropout 0.3", "lstm-nodropout": "LSTM, no dropout"},
+                         "Alice, characters: validation (solid) and training (faint) loss, nats/char", train_chars)
+        out = HERE.parent / "docs" / "alice-dropout.png" if dest == HERE else dest / "alice-dropout.png"  # a trial: beside it
+        out.write_bytes(png)
+        print(f"wrote {out}")
+        return
     if args.refresh_only:
         for name in names:
             refresh(s.name, name, folders[name], data)
@@ -300,13 +313,6 @@ def main() -> None:
             subprocess.run(cmd, check=True, cwd=Path.cwd(), env=env)
         bundle(s.name, name, data, runs / name, folders[name], args.minutes)
         print(f"wrote {folders[name]}")
-    if args.figure and s.name == "alice-chars":
-        shown = {m: folders[m] for m in ("lstm", "lstm-nodropout")}
-        png = curves_png(shown, {"lstm": "LSTM, dropout 0.3", "lstm-nodropout": "LSTM, no dropout"},
-                         "Alice, characters: validation (solid) and training (faint) loss, nats/char")
-        out = HERE.parent / "docs" / "alice-dropout.png" if dest == HERE else dest / "alice-dropout.png"  # a trial: beside it
-        out.write_bytes(png)
-        print(f"wrote {out}")
     size = total_size(dest)
     print(f"{dest} holds {size / 2**20:.1f} MB" + (f": more than {MAX_TOTAL / 2**20:.0f} MB" if size > MAX_TOTAL else ""))
 

@@ -3,11 +3,13 @@
     plan = plan_space("you/space", models=["lstm=you/rnnlm-lstm@v1"])   # what would go up; sends nothing
     deploy(plan)                                                          # the commit URL
 
-The Space holds app.py, rnnlm/ (no __pycache__), checkpoints/<type>/ for every registered type (the files
-push uploads, never resume/), README.md (its front matter configures the Space), LICENSE, and a
+The Space holds app.py, rnnlm/ (no __pycache__), checkpoints/<type>/ for every registered type and
+checkpoints/<set>/<model>/ for every other bundled model set that is built here (the files push uploads, never
+resume/), README.md (its front matter configures the Space), LICENSE, and a
 requirements.txt written here: the repository's minus torch, since the app runs every model in numpy,
 or with a CPU-only torch of the pinned version. A model given as a Hub id becomes the Space variable
-RNNLM_<TYPE> that the app reads (rnnlm.playground.loading); one given as a folder replaces the bundled one.
+RNNLM_<TYPE> (RNNLM_<SET>_<MODEL> for SET/MODEL) that the app reads (rnnlm.playground.loading); one given as a
+folder replaces the bundled one.
 """
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ from . import store
 from .checkpoint import CONFIG_NAME
 from .hub import FOLDER_FILES, HubRef, hub_errors, hub_ref, parse_hub_id
 from .models import MODELS, spec_for
-from .playground.loading import env_var
+from .modelsets import MODEL_SETS, model_set
+from .playground.loading import DEFAULT_SET, env_var
 
 REPO = Path(__file__).resolve().parents[1]
 TOP_FILES = ("app.py", "README.md", "LICENSE")  # copied as they are; requirements.txt is written per Space
@@ -96,19 +99,26 @@ def front_matter(readme: Path) -> dict:
 
 
 def parse_models(given) -> tuple[dict[str, str], dict[str, Path]]:
-    """TYPE=SOURCE strings as (Space variables for Hub ids, type -> local folder); a ValueError for a bad one."""
+    """TYPE=SOURCE (a Shakespeare model) or SET/MODEL=SOURCE strings as (Space variables for Hub ids, TYPE or
+    SET/MODEL -> local folder); a ValueError for a bad one."""
     variables, folders = {}, {}
     for item in given:
         name, sep, source = str(item).partition("=")
         name, source = name.strip(), source.strip()
         if not sep or not source:
-            raise ValueError(f"--model {item!r}: expected TYPE=SOURCE, e.g. lstm=you/rnnlm-lstm@v1 or lstm=runs/lstm")
-        spec_for(name)  # an unknown type is refused, listing the known ones
-        if name in folders or env_var(name) in variables:
+            raise ValueError(f"--model {item!r}: expected TYPE=SOURCE or SET/MODEL=SOURCE, e.g. "
+                             "lstm=you/rnnlm-lstm@v1, lstm=runs/lstm or sherlock-words/lstm=you/sherlock-lstm")
+        set_name, _, model = name.rpartition("/")
+        if set_name:
+            model_set(set_name).model(model)  # an unknown set or model is refused, listing the known ones
+        else:
+            spec_for(name)  # an unknown type is refused, listing the known ones
+        var = env_var(model, set_name or DEFAULT_SET)
+        if name in folders or var in variables:
             raise ValueError(f"--model {name} is given twice")
         ref = hub_ref(source)
         if ref is not None:
-            variables[env_var(name)] = str(ref)
+            variables[var] = str(ref)
         elif Path(source).expanduser().is_dir():
             folders[name] = Path(source).expanduser()
         else:
@@ -116,11 +126,13 @@ def parse_models(given) -> tuple[dict[str, str], dict[str, Path]]:
     return variables, folders
 
 
-def _checkpoint_files(name: str, folder: Path) -> list[SpaceFile]:
-    """checkpoints/<name>/ from folder: the model, its card and records (never resume/), once it loads as a `name`."""
+def _checkpoint_files(name: str, folder: Path, model_type: str | None = None) -> list[SpaceFile]:
+    """checkpoints/<name>/ (name: a type, or SET_FOLDER/MODEL) from folder: the model, its card and records (never
+    resume/), once it loads as a model_type (name by default)."""
+    model_type = model_type or name
     model = store.load(folder, inference=True)  # weights that do not load are not published
-    if model.config.model_type != name:
-        raise ValueError(f"{folder} holds a {model.config.model_type} model, not a {name}")
+    if model.config.model_type != model_type:
+        raise ValueError(f"{folder} holds a {model.config.model_type} model, not a {model_type}")
     return [SpaceFile(f"checkpoints/{name}/{file}", folder / file) for file in FOLDER_FILES if (folder / file).is_file()]
 
 
@@ -153,6 +165,22 @@ def plan_space(repo_id: str, models=(), with_torch: bool = False, checkpoints: s
         elif env_var(name) not in variables:
             notes.append(f"no checkpoint for {name} in {checkpoints}: the Space will show {MODELS[name].label} "
                          f"as unavailable (give --model {name}=OWNER/NAME to serve one from the Hub)")
+    for spec in MODEL_SETS.values():
+        if not spec.folder:
+            continue  # the Shakespeare set: the models above
+        found = []
+        for m in spec.models:
+            key = f"{spec.name}/{m.name}"
+            folder = folders.get(key, checkpoints / spec.folder / m.name)
+            if (folder / CONFIG_NAME).is_file():
+                found += _checkpoint_files(f"{spec.folder}/{m.name}", folder, m.model_type)
+            elif key in folders:
+                raise FileNotFoundError(f"--model {key}={folder}: no {CONFIG_NAME} there")
+        files += found
+        hub = [v for v in variables if v.startswith(env_var("", spec.name))]
+        if not found and not hub:
+            notes.append(f"no checkpoints of the {spec.label} set in {checkpoints / spec.folder}: the Space will leave "
+                         f"it out (build it with `python checkpoints/build.py --set {spec.name}`)")
     return SpacePlan(ref.repo_id, sorted(files, key=lambda f: f.path), variables, notes)
 
 

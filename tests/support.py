@@ -155,6 +155,22 @@ def _make(root: Path, iters: int) -> dict[str, Path]:
     return folders
 
 
+def make_tiny_sets(base: str | Path) -> Path:
+    """A checkpoints/ folder laid out like the bundled one, tiny: the character models of make_tiny_checkpoints at
+    the top (the Shakespeare set) and word models of WORD_TEXT in sherlock-words/ (no n-gram in either)."""
+    import shutil
+
+    base = Path(base)
+    root = base / "checkpoints"
+    for name, folder in make_tiny_checkpoints(base / "tiny-checkpoints").items():
+        if not (root / name).exists():
+            shutil.copytree(folder, root / name)
+    for name in MODEL_TYPES:
+        if not (root / "sherlock-words" / name / "config.json").exists():
+            word_folder(root / "sherlock-words" / name, name, iters=60)
+    return root
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as s:

@@ -15,7 +15,7 @@ import pytest
 from rnnlm.playground import racejobs
 from rnnlm.playground.apidocs import API_DEFAULTS
 from rnnlm.playground.inputs import MAX_PROMPT, MAX_SCORE
-from tests.support import MODEL_TYPES, TEXT, make_tiny_checkpoints, serve_app, served
+from tests.support import MODEL_TYPES, REPO, TEXT, make_tiny_checkpoints, make_tiny_sets, serve_app, served
 
 CHROMIUM = Path("/usr/bin/chromium")
 # No sandbox (CI runs as root), no GPU, and nothing that phones home: the test runs offline.
@@ -247,6 +247,54 @@ def test_with_a_missing_model_the_compare_button_counts_what_is_there(browser, t
         page.close()
 
 
+# --- model sets ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sets_url(tmp_path_factory):
+    """The app serving the bundled sets when the Sherlock words set is built here, else tiny ones."""
+    from rnnlm import playground as pg
+
+    built = (REPO / "checkpoints" / "sherlock-words" / "lstm" / "config.json").is_file()
+    root = None if built else make_tiny_sets(tmp_path_factory.getbasetemp())
+    with serve_app(pg.load_app_sets(root, {})) as (_, url):
+        yield url, built
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_picking_the_sherlock_words_set_then_next_word_shows_each_models_ten_words(browser, sets_url, shots,
+                                                                                     viewport):
+    url, built = sets_url
+    page = open_page(browser, url, viewport=viewport)
+    assert not page.get_by_role("tab", name="Next word").is_visible()  # the first set reads characters
+    page.locator("#model-set").get_by_role("radio", name="Sherlock Holmes · words").click()
+    page.get_by_role("tab", name="Next word").click()
+    assert page.locator("#next-prompt textarea").input_value() == "I will close the door if"
+    if not built:  # the tiny models' words
+        page.locator("#next-prompt textarea").fill("The cat sat on the")
+    page.locator("#next-button").click()
+    page.wait_for_function("document.querySelectorAll('#next-bars-0 .bar, #next-bars-0 [data-testid=\"label-output-value\"]')"
+                           ".length > 0 && document.querySelector('#next-text-0 textarea').value.length > 0",
+                           timeout=60_000)
+    name = "desktop" if viewport is DESKTOP else "phone"
+    page.screenshot(path=str(shots / f"{name}-sherlock-next-word.png"), full_page=True)
+    assert page.locator("#next-bars-0").inner_text().count("%") >= 10  # ten words, each with its probability as text
+    failures = page.evaluate(CONTRAST)
+    assert failures == [], f"Next word: text below WCAG AA contrast: {failures[:5]}"
+    assert unnamed_controls(page) == []
+    if viewport is PHONE:
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.get_by_role("tab", name="Which sentence is more likely?").click()
+    page.locator("#sentences-button").click()
+    page.locator("#sentences-table table").first.wait_for(timeout=60_000)
+    page.wait_for_function("document.querySelector('#sentences-table').innerText.includes('LSTM')", timeout=60_000)
+    page.screenshot(path=str(shots / f"{name}-sherlock-sentences.png"), full_page=True)
+    page.locator("#model-set").get_by_role("radio", name="Shakespeare · characters").click()
+    page.get_by_role("tab", name="Which sentence is more likely?").wait_for(state="hidden")  # back to characters
+    assert page.errors == []  # (a note may name a sentence's words the models never saw: that is the point)
+    page.close()
+
+
 # --- the API page ----------------------------------------------------------------------------------
 
 
@@ -280,7 +328,7 @@ def test_the_api_page_snippets_run_as_shown(page, shots):
 
 def test_train_on_an_uploaded_text_then_generate_from_it_and_download_the_zip(page, tmp_path, shots):
     (tmp_path / "play.txt").write_text(TEXT, encoding="utf-8")
-    assert not page.locator("#generate-set").is_visible()  # one model set until there is a second
+    assert page.locator("#model-set").get_by_role("radio").count() == 1  # one model set until the race adds one
     page.get_by_role("tab", name="Train on your text").click()
     page.locator("#train-file input[type=file]").set_input_files(str(tmp_path / "play.txt"))
     seconds = page.locator("#train-seconds input[type=number]")
@@ -299,7 +347,7 @@ def test_train_on_an_uploaded_text_then_generate_from_it_and_download_the_zip(pa
     assert {"rnn/model.safetensors", "lstm/README.md", "gru/config.json", "race.png"} <= set(names)
 
     page.get_by_role("tab", name="Generate").click()
-    yours = page.locator("#generate-set").get_by_role("radio", name="Your text (trained in the Train tab)")
+    yours = page.locator("#model-set").get_by_role("radio", name="Your text (trained in the Train tab)")
     assert yours.is_checked()  # the race showed the model sets and switched the tabs to the new models
     page.get_by_role("radio", name="LSTM").click()
     box = page.locator("#generate-prompt textarea")

@@ -166,3 +166,20 @@ def test_a_readme_whose_front_matter_the_hub_would_refuse_stops_the_deploy(fake_
 def test_the_repository_readme_configures_a_gradio_space():
     meta = space.front_matter(REPO / "README.md")
     assert meta["sdk"] == "gradio" and meta["app_file"] == "app.py" and len(meta.get("short_description", "")) <= 60
+
+
+def test_every_built_model_set_goes_up_and_a_set_model_can_come_from_the_hub(source, tiny_checkpoints, tmp_path):
+    from tests.support import word_folder
+
+    for name in ("rnn", "gru"):
+        word_folder(tiny_checkpoints / "sherlock-words" / name, name, iters=4)
+    plan = space.plan_space(SPACE, ["sherlock-words/lstm=owner/sherlock-lstm@v1"], checkpoints=tiny_checkpoints)
+    paths = {f.path for f in plan.files}
+    assert {f"checkpoints/sherlock-words/{m}/{file}" for m in ("rnn", "gru") for file in ("config.json",
+            "model.safetensors")} <= paths
+    assert not [p for p in paths if "resume" in p or "sherlock-words-words.txt" in p]
+    assert plan.variables == {"RNNLM_SHERLOCK_WORDS_LSTM": "owner/sherlock-lstm@v1"}
+    left_out = [n for n in plan.notes if "will leave it out" in n]
+    assert any("Alice · characters" in n for n in left_out) and not any("Sherlock Holmes · words" in n for n in left_out)
+    with pytest.raises(ValueError, match="has no model 'transformer'"):
+        space.plan_space(SPACE, ["alice-chars/transformer=owner/x"], checkpoints=tiny_checkpoints)

@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from ..sample import GREEDY_BELOW, SampleSettings
-from ..vocab import describe_chars
+from ..vocab import UNK, describe_chars, describe_unknown
 
 MAX_GENERATE = 2000  # characters per app request (the library allows sample.MAX_LENGTH): a page, seconds at worst
 MAX_PROMPT = 2000  # prompt characters kept (the last ones): the state has forgotten anything earlier
@@ -156,12 +156,19 @@ def check_sampling(prompt, length, temperature, top_k, top_p, seed) -> Request:
 
 
 def check_known(text: str, vocab, notes: list[Note], what: str = "prompt") -> None:
-    """Note the characters of text a model cannot read (they are skipped), listing them."""
-    _, unknown = vocab.encode_known(text)
+    """Note the tokens of text a model cannot read, listing them: unknown characters are skipped, unknown words
+    read as <unk>. A prompt or text made only of them says so."""
+    ids, unknown = vocab.encode_known(text)
     if not unknown:
         return
+    if vocab.kind == "word":
+        only = len(ids) > 0 and all(vocab.tokens[i] == UNK for i in ids)
+        rest = f"; the {what} has no word the models know" if only else ""
+        notes.append(Note("warning", f"Words the models never saw, each read as the unknown-word token: "
+                                     f"{describe_unknown(vocab, unknown)}{rest}."))
+        return
     rest = ""
-    if not any(c in vocab for c in text):
+    if len(ids) == 0:
         rest = f"; no character of the {what} is left" + (", so the models start from a newline" if what == "prompt" else "")
     notes.append(Note("warning", f"Skipped characters the models never saw: {describe_chars(unknown)}{rest}."))
 
@@ -178,8 +185,8 @@ def check_score_text(text, vocab) -> tuple[str, list[Note]]:
     if len(text) > MAX_SCORE:
         notes.append(Note("warning", f"The text has {len(text):,} characters; scoring its first {MAX_SCORE:,}."))
         text = text[:MAX_SCORE]
-    _, unknown = vocab.encode_known(text)
-    if unknown and not any(c in vocab for c in text):
+    ids, unknown = vocab.encode_known(text)
+    if vocab.kind == "char" and unknown and len(ids) == 0:
         raise InputError(f"Nothing to score: the models know none of these characters: {describe_chars(unknown)}.")
     check_known(text, vocab, notes, what="text")
     return text, notes

@@ -249,7 +249,8 @@ def neuron_view(models: list, samples: Samples, text, feature, rank) -> tuple[li
 
 
 def gate_view(models: list, samples: Samples, text) -> tuple[list[dict], list[str], list[str]]:
-    """A scatter table {"left-saturated", "right-saturated", "gate"} per model with gates, a caption per model; notes."""
+    """A scatter table {"left-saturated", "right-saturated", "gate"} per model (empty for one without gates), a
+    caption per model; notes."""
     notes: list[str] = []
     tables, captions = [], []
     for m in models:
@@ -266,6 +267,7 @@ def gate_view(models: list, samples: Samples, text) -> tuple[list[dict], list[st
             captions.append(f"{m.label}: {e}.")
             continue
         if not sample.saturation:
+            tables.append(empty)
             captions.append(f"The {m.label} has no gates: its whole state passes through one tanh at every step. "
                             "That is why its gradient cannot travel far unchanged.")
             continue

@@ -97,10 +97,16 @@ def compare_stream(models: list[Served], prompt: str, settings: SampleSettings) 
     yield from interleave(open_columns(models, prompt, settings))
 
 
+def token_unit(m: Served) -> str:
+    """What one step of the model writes: "chars" or "words"."""
+    return "words" if m.kind == "word" else "chars"
+
+
 def column_stats(c: Column) -> str:
-    """'300 chars in 0.24 s (1,234 chars/s on this server right now)' for one finished or growing column: the
-    speed is the machine's at this moment (it swings with load), not a property of the model."""
-    return (f"{len(c.pieces)} chars in {c.seconds:.2f} s ({c.chars_per_second:,.0f} chars/s on this server "
+    """'300 chars in 0.24 s (1,234 chars/s on this server right now)' for one finished or growing column (words
+    for a word model): the speed is the machine's at this moment (it swings with load), not a property of the model."""
+    unit = token_unit(c.loaded)
+    return (f"{len(c.pieces)} {unit} in {c.seconds:.2f} s ({c.chars_per_second:,.0f} {unit}/s on this server "
             "right now)")
 
 
@@ -110,10 +116,13 @@ def model_facts(m: Served) -> str:
         return "unavailable"
     n = m.model.num_params()
     size = f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.0f}K"
-    counted = m.name in MODELS and MODELS[m.name].fit is not None  # the n-gram: counted, not trained
+    counted = m.model_type in MODELS and MODELS[m.model_type].fit is not None  # the n-gram: counted, not trained
     unit = "stored counts" if counted else "parameters"
     bits = m.metrics.get("val_bits_per_char")
+    per_word = m.metrics.get("val_perplexity") if m.kind == "word" else None
     val = f"{bits:.3f} bits/char on held-out text" if bits is not None else "no held-out figure recorded"
+    if per_word is not None:
+        val = f"perplexity {per_word:.0f} per word · {val}"
     seconds = m.metrics.get("train_seconds")
     doing = "to count" if counted else "of training"
     took = ("" if seconds is None else f" · {seconds / 60:.0f} min {doing}" if seconds >= 60
@@ -146,33 +155,44 @@ def show_char(ch: str) -> str:
     return {" ": "␣ (space)", "\n": "↵ (newline)", "\t": "⇥ (tab)"}.get(ch, ch)
 
 
+def show_piece(token: str) -> str:
+    """A token as a label can show it: a character made visible (show_char), a word as it is."""
+    return show_char(token) if len(token) == 1 else token
+
+
 def next_char_top(m: Served, s: Score, k: int = 10) -> dict[str, float]:
-    """The k likeliest next characters after the text, display form -> probability."""
+    """The k likeliest next tokens (characters or words) after the text, display form -> probability."""
     top = np.argsort(-s.next_probs, kind="stable")[:k]
-    return {show_char(m.model.vocab.chars[i]): float(s.next_probs[i]) for i in top}
+    return {show_piece(m.model.vocab.tokens[i]): float(s.next_probs[i]) for i in top}
+
+
+def _shown(piece: str) -> str:
+    """A piece of scored text as HTML: a line break as ↵ and a break."""
+    return html.escape(piece).replace("\n", "↵<br>")
 
 
 def heatmap_html(results: list[tuple[Served, Score]], limit: int = HEATMAP_CHARS) -> str:
-    """Per-character surprisal of each model as coloured text: the redder, the more surprised.
-
-    Hovering a character shows its probability and surprisal in bits.
+    """Per-token surprisal of each model as coloured text (a character, or a word with the spaces before it):
+    the redder, the more surprised. Hovering a token shows its probability and surprisal in bits.
     """
     rows = []
     for m, s in results:
         bits = s.surprisal_bits[:limit]  # (N,)
         spans = []
-        for ch, b in zip(s.text[:limit], bits):
+        for piece, token, b in zip(s.pieces[:limit], s.tokens[:limit], bits):
             level = min(int(b / HEATMAP_MAX_BITS * 10), 10)  # 11 colour steps keep the page small
-            shown = "↵" if ch == "\n" else html.escape(ch)
-            tip = f"{show_char(ch)}: p = {2.0 ** -b:.3g}, {b:.2f} bits"
-            spans.append(f'<span class="s{level}" title="{html.escape(tip)}">{shown}</span>' + ("<br>" if ch == "\n" else ""))
-        more = f" (first {limit:,} of {len(s.text):,} characters shown)" if len(s.text) > limit else ""
+            tip = f"{show_piece(token)}: p = {2.0 ** -b:.3g}, {b:.2f} bits"
+            spans.append(f'<span class="s{level}" title="{html.escape(tip)}">{_shown(piece)}</span>')
+        unit = "words and marks" if s.kind == "word" else "characters"
+        more = f" (first {limit:,} of {len(s.pieces):,} {unit} shown)" if len(s.pieces) > limit else ""
+        per = f" · perplexity {s.perplexity:.1f} per token" if s.kind == "word" else ""
         rows.append(f'<div class="heat-row"><div class="heat-title">{html.escape(m.label)} · '
-                    f"{s.bits_per_char:.3f} bits/char{more}</div><div class=\"heat-text\">{''.join(spans)}</div></div>")
+                    f"{s.bits_per_char:.3f} bits/char{per}{more}</div><div class=\"heat-text\">{''.join(spans)}</div></div>")
     v = results[0][0].model.config.vocab_size if results else 65
+    kind = "words" if results and results[0][1].kind == "word" else "characters"
     legend = ('<div class="heat-legend">surprisal: '
               + "".join(f'<span class="s{i}">{i * HEATMAP_MAX_BITS / 10:g}</span>' for i in range(0, 11, 2))
-              + f" bits and more (−log₂ p; {math.log2(v):.1f} bits is a blind guess among {v} characters)</div>")
+              + f" bits and more (−log₂ p; {math.log2(v):.1f} bits is a blind guess among {v:,} {kind})</div>")
     return f'<div class="heatmap">{legend}{"".join(rows)}</div>'
 
 
@@ -180,25 +200,25 @@ DIFF_MAX_BITS = 4.0  # a difference in surprisal shown at full colour
 
 
 def difference_html(results: list[tuple[Served, Score]], limit: int = HEATMAP_CHARS) -> str:
-    """Where two models differ, character by character: the model with the lowest bits/char on this text
-    against the one with the highest. Green where the better one expected the character more, red where less;
-    hovering shows both probabilities. Empty for fewer than two models with the same scored text."""
+    """Where two models differ, token by token: the model with the lowest bits/char on this text against the one
+    with the highest. Green where the better one expected the token more, red where less; hovering shows both
+    probabilities. Empty for fewer than two models with the same scored tokens."""
     ranked = sorted(results, key=lambda r: r[1].bits_per_char)
-    if len(ranked) < 2 or ranked[0][1].text != ranked[-1][1].text:
+    if len(ranked) < 2 or ranked[0][1].pieces != ranked[-1][1].pieces:
         return ""
     (good, gs), (bad, bs) = ranked[0], ranked[-1]
     saved = bs.surprisal_bits[:limit] - gs.surprisal_bits[:limit]  # (N,) bits the better model saves per char
     spans = []
-    for ch, d, gb, bb in zip(gs.text[:limit], saved, gs.surprisal_bits, bs.surprisal_bits):
+    for piece, token, d, gb, bb in zip(gs.pieces[:limit], gs.tokens, saved, gs.surprisal_bits, bs.surprisal_bits):
         level = min(int(abs(d) / DIFF_MAX_BITS * 5), 5)
         cls = f"{'g' if d > 0 else 'r'}{level}" if level else "z"
-        shown = "↵" if ch == "\n" else html.escape(ch)
-        tip = f"{show_char(ch)}: {good.label} p = {2.0 ** -gb:.3g}, {bad.label} p = {2.0 ** -bb:.3g}"
-        spans.append(f'<span class="{cls}" title="{html.escape(tip)}">{shown}</span>' + ("<br>" if ch == "\n" else ""))
+        tip = f"{show_piece(token)}: {good.label} p = {2.0 ** -gb:.3g}, {bad.label} p = {2.0 ** -bb:.3g}"
+        spans.append(f'<span class="{cls}" title="{html.escape(tip)}">{_shown(piece)}</span>')
     wins = float((saved > 0).mean()) if len(saved) else 0.0
-    title = (f"Where {good.label} beats {bad.label}: green where {good.label} expected the character more, red where "
+    unit = "word" if gs.kind == "word" else "character"
+    title = (f"Where {good.label} beats {bad.label}: green where {good.label} expected the {unit} more, red where "
              f"less. It saves {bs.bits_per_char - gs.bits_per_char:.3f} bits/char over the whole text and does better "
-             f"on {wins:.0%} of the characters shown.")
+             f"on {wins:.0%} of the {unit}s shown.")
     return (f'<div class="heatmap diffmap"><div class="heat-title">{html.escape(title)}</div>'
             f'<div class="heat-text">{"".join(spans)}</div></div>')
 

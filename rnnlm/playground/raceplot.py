@@ -38,8 +38,10 @@ def _ticks(lo: float, hi: float, n: int = 6) -> list[float]:
     return [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
 
 
-def race_png(points: dict[str, list[dict]], labels: dict[str, str], title: str = "", vocab_size: int = 0) -> bytes:
-    """The figure as PNG bytes. points: model -> eval rows (seconds, val, train); labels: model -> name shown."""
+def race_png(points: dict[str, list[dict]], labels: dict[str, str], title: str = "", vocab_size: int = 0,
+             x_label: str = "training seconds (CPU time of each model)") -> bytes:
+    """The figure as PNG bytes. points: model -> eval rows (seconds, val, train), "seconds" being whatever x_label
+    names; labels: model -> name shown."""
     img = Image.new("RGB", SIZE, "white")
     d = ImageDraw.Draw(img)
     font, small, big = _font(15), _font(13), _font(18)
@@ -68,7 +70,7 @@ def race_png(points: dict[str, list[dict]], labels: dict[str, str], title: str =
         d.line([(px, y0), (px, y1)], fill="#f0f0f0")
         d.text((px, y0 + 8), f"{t:g}", fill="#333", font=small, anchor="mt")
     d.rectangle([x0, y1, x1, y0], outline="#888")
-    d.text(((x0 + x1) / 2, H - 22), "training seconds (CPU time of each model)", fill="#222", font=font, anchor="mm")
+    d.text(((x0 + x1) / 2, H - 22), x_label, fill="#222", font=font, anchor="mm")
     d.text((x0 - 8, y1 - 14), "nats/char", fill="#222", font=font, anchor="rm")  # above the y axis' ticks
     d.text((x0, 20), title or "validation loss (solid) and training loss (faint)", fill="#111", font=big, anchor="lm")
     for i, (model, ps) in enumerate(points.items()):
