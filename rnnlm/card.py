@@ -279,7 +279,7 @@ def _train_command(config: ModelConfig, stepped: bool = True) -> str:
     if stepped:
         model_flags |= dict(hidden_size=config.hidden_size, num_layers=config.num_layers,
                             embed_size=config.embed_size, dropout=config.dropout)
-    model_flags |= {k: v for k, v in config.options.items() if k in ("order", "prune")}
+    model_flags |= {k: v for k, v in config.options.items() if k in ("order", "prune", "forget_bias")}
     data = f"data/{Path(training['data']).name}" if training.get("data") else "TEXT_FILE"
     train_flags = {f.name: training[f.name] for f in fields(TrainConfig)
                    if f.name in training and f.name not in NOT_FLAGS and f.name != "data"}

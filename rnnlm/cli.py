@@ -23,7 +23,8 @@ def _train(args) -> int:
         overrides = {k: v for k, v in given.items() if k in train_fields}
         if "minutes" in overrides and "max_iters" not in overrides:
             overrides["max_iters"] = None  # a new time budget alone: run until the minutes are up
-        summary = _run(lambda: train(args.resume, resume=True, overrides=overrides, progress_bar=not args.no_progress))
+        summary = _run(lambda: train(args.resume, resume=True, overrides=overrides, progress_bar=not args.no_progress,
+                                     device=args.device))
     else:
         if not args.model or not args.data or not args.out:
             print("error: a new run needs --model, --data and --out (or --resume DIR)", file=sys.stderr)
@@ -36,9 +37,11 @@ def _train(args) -> int:
         model_config = new_model_config(args.model, "", hidden_size=args.hidden_size, num_layers=args.num_layers,
                                         embed_size=args.embed_size, dropout=args.dropout, tokens=_tokens(args),
                                         options=_options(args, MODELS[args.model].defaults.get("options")))
-        summary = _run(lambda: train(args.out, cfg, model_config, progress_bar=not args.no_progress))
+        summary = _run(lambda: train(args.out, cfg, model_config, progress_bar=not args.no_progress, device=args.device))
     if summary is None:
         return 1
+    if summary.get("rank", 0):
+        return 0  # under torchrun, rank 0 reports
     verb = "stopped (resume with --resume)" if summary["interrupted"] else "finished"
     unit = "char" if summary.get("tokens", "char") == "char" else "token"
     print(
@@ -63,13 +66,16 @@ def _tokens(args) -> dict:
 
 
 def _options(args, defaults: dict | None) -> dict | None:
-    """A model type's own settings (--order, --prune) over its defaults; an error for a type without them."""
-    given = {k: getattr(args, k) for k in ("order", "prune") if getattr(args, k, None) is not None}
-    if given and (defaults is None or not set(given) <= set(defaults)):
-        flags = ", ".join(f"--{k}" for k in given)
-        raise ValueError(f"{flags} applies to n-gram models only (--model ngram), not {args.model}")
+    """A model type's own settings (--order, --prune, --forget-bias) over its defaults; an error for a type
+    without them."""
+    given = {k: getattr(args, k) for k in ("order", "prune", "forget_bias") if getattr(args, k, None) is not None}
+    for name in given:
+        if name not in (defaults or {}):
+            owners = [m for m, spec in MODELS.items() if name in (spec.defaults.get("options") or {})]
+            raise ValueError(f"--{name.replace('_', '-')} applies to {' and '.join(owners)} models only "
+                             f"(--model {owners[0]}), not {args.model}")
     for name, value in given.items():
-        if value < 0 or (name == "order" and value > 20):
+        if name in ("order", "prune") and (value < 0 or (name == "order" and value > 20)):
             raise ValueError(f"--{name} must be from 0 to {20 if name == 'order' else 'any'}; got {value}")
     return {**defaults, **given} if defaults is not None else None
 
@@ -447,9 +453,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--weight-decay", type=float, help="decoupled weight decay (default 0)")
     t.add_argument("--optimizer", choices=("adam", "adagrad"), help="adam (all models) or adagrad (rnn only)")
     t.add_argument("--seed", type=int, help="seed for weights, dropout and everything random (default 1337)")
+    t.add_argument("--dtype", choices=("float32", "bf16"), help="what the matrix products of training run in "
+                   "(lstm/gru; default float32): bf16 is faster on CPUs with bf16 instructions and on GPUs; weights, "
+                   "optimizer and checkpoints stay float32")
+    t.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N (lstm/gru); under torchrun, "
+                   "cuda gives each process the GPU of its LOCAL_RANK. Checkpoints load on any device")
     t.add_argument("--order", type=int, help="ngram: predict from the last ORDER - 1 tokens (default 0: the best "
                    "order from 1 to 12 on the validation split)")
     t.add_argument("--prune", type=int, help="ngram: drop n-grams seen once from this order up (default 6; 0 = none)")
+    t.add_argument("--forget-bias", type=float, help="lstm: the forget gate's starting bias (default 1: remember early "
+                   "in training; 0 learns faster in short runs)")
     t.add_argument("--no-progress", action="store_true", default=None, help="no progress bar")
     t.set_defaults(fn=_train)
 

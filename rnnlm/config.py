@@ -16,6 +16,7 @@ MAX_HIDDEN = 16_384  # units per layer: a 16k x 64k recurrent matrix is already 
 MAX_LAYERS = 64
 MAX_EMBED = 16_384
 MAX_VOCAB = 1_000_000  # tokens (characters or words)
+DTYPES = ("float32", "bf16")  # TrainConfig.dtype
 
 
 def _check_int(owner: str, name: str, value, lo: int, hi: int | None = None, flag: bool = False) -> None:
@@ -115,6 +116,8 @@ class TrainConfig:
     grad_clip: float = 5.0  # global-norm clipping; 0 = off
     weight_decay: float = 0.0
     optimizer: str = "adam"  # "adam" everywhere; the numpy RNN also takes "adagrad"
+    dtype: str = "float32"  # what the training products run in: "float32", or "bf16" (the LSTM and GRU);
+    # weights, their updates and checkpoints stay float32 either way
     seed: int = 1337
     val_fraction: float = 0.1  # the last 10% of characters validate (nanoGPT's split)
     eval_streams: int = 16  # validation text is cut into this many streams, run as one batch
@@ -140,6 +143,8 @@ class TrainConfig:
         _check_float(name="weight_decay", value=self.weight_decay, lo=0.0, hi=1.0, **check)
         if self.optimizer not in ("adam", "adagrad"):
             raise ValueError(f"--optimizer must be adam or adagrad, got {self.optimizer!r}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         _check_int(name="seed", value=self.seed, lo=0, hi=2**32 - 1, **check)
         _check_float(name="val_fraction", value=self.val_fraction, lo=0.0, hi=0.5, lo_open=True, **check)
         _check_int(name="eval_streams", value=self.eval_streams, lo=1, hi=4096, **check)

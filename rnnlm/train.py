@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint, store
+from . import checkpoint, distributed, store
 from .config import ModelConfig, TrainConfig
 from .data import Batches, read_text, split
 from .models import build_model, spec_for
@@ -67,13 +67,22 @@ def eval_grid(num_ids: int, streams: int) -> tuple[int, int]:
     return streams, (num_ids - 1) // streams
 
 
-def evaluate(model, ids: np.ndarray, streams: int = 16, chunk: int = 512) -> float:
-    """Mean nats/token over ids, run as `streams` contiguous streams in one batch with carried state."""
+def evaluate(model, ids: np.ndarray, streams: int = 16, chunk: int = 512,
+             ranks: distributed.Ranks = distributed.Ranks()) -> float:
+    """Mean nats/token over ids, run as `streams` contiguous streams in one batch with carried state; under
+    torchrun each rank runs its share of the streams and the sums are added up."""
     streams, n = eval_grid(len(ids), streams)
     x = ids[: n * streams].reshape(streams, n)  # (S, n)
     y = ids[1 : n * streams + 1].reshape(streams, n)  # (S, n): next tokens
-    logps, _, _ = stream_logprobs(model, x, y, model.init_state(streams), chunk)
-    return float(-logps.mean())
+    if not ranks.many:
+        logps, _, _ = stream_logprobs(model, x, y, model.init_state(streams), chunk)
+        return float(-logps.mean())
+    mine = ranks.share(streams)
+    logps = np.zeros((0, n))
+    if mine.stop > mine.start:
+        logps, _, _ = stream_logprobs(model, x[mine], y[mine], model.init_state(mine.stop - mine.start), chunk)
+    total, count = ranks.sum([float(-logps.sum()), float(logps.size)])
+    return total / count
 
 
 @dataclass
@@ -104,38 +113,48 @@ def val_metrics(config: ModelConfig, val: float, val_ids: np.ndarray, streams: i
 
 
 class _StopFlag:
-    """Ctrl-C asks the loop to stop after the current step; a second Ctrl-C interrupts at once."""
+    """Ctrl-C or SIGTERM asks the loop to stop after the current step; another Ctrl-C a moment later interrupts
+    at once. Signals that arrive together count as one request: under torchrun a Ctrl-C reaches each worker
+    from the terminal and again forwarded by torchrun."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    AGAIN_AFTER = 1.0  # seconds: a Ctrl-C later than this after the first one interrupts at once
 
     def __init__(self):
         self.stop = False
-        self._old = None
+        self._first = 0.0
+        self._old = {}
 
     def __enter__(self):
-        try:
-            self._old = signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not the main thread: no handler, plain KeyboardInterrupt
-            self._old = None
+        for sig in self.SIGNALS:
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: no handler, plain KeyboardInterrupt
+                pass
         return self
 
     def _handle(self, signum, frame):
-        if self.stop:
+        now = time.monotonic()
+        if self.stop and signum == signal.SIGINT and now - self._first > self.AGAIN_AFTER:
             raise KeyboardInterrupt
-        self.stop = True
+        if not self.stop:
+            self.stop, self._first = True, now
 
     def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 # --- the run's files -------------------------------------------------------------------------------
 
 
-def save_resume(out: Path, model, trainer, carried, progress: Progress, cfg: TrainConfig) -> None:
-    """Write everything an exact resume needs to a new folder, then swap it in as out/resume/ in one step."""
+def save_resume(out: Path, model, optimizer: dict, carried: dict, progress: Progress, cfg: TrainConfig) -> None:
+    """Write everything an exact resume needs to a new folder, then swap it in as out/resume/ in one step:
+    the model, the trainer's tensors (optimizer), the carried state as named arrays, the progress."""
     staged = checkpoint.staging_folder(out / RESUME)
     store.save(model, staged, card=False)
-    checkpoint.save_tensors(staged / "optimizer.safetensors", trainer.optimizer_tensors())
-    checkpoint.save_tensors(staged / "carried.safetensors", model.state_tensors(carried))
+    checkpoint.save_tensors(staged / "optimizer.safetensors", optimizer)
+    checkpoint.save_tensors(staged / "carried.safetensors", carried)
     checkpoint.write_json(staged / PROGRESS, {"progress": vars(progress), "train": cfg.to_dict()})
     checkpoint.commit_folder(staged, out / RESUME)
 
@@ -219,20 +238,27 @@ def new_model_config(model_type: str, vocab: str | list = "", **overrides) -> Mo
 
 
 class Run:
-    """One training session into a folder: the model, its trainer, the data walk and the progress so far."""
+    """One training session into a folder: the model, its trainer, the data walk and the progress so far.
+
+    Under torchrun (ranks.many) every rank has a Run: each trains on its rows of the window, all agree on
+    the loss, the clock and whether to stop after every step, and rank 0 alone writes files."""
 
     def __init__(self, out: Path, cfg: TrainConfig, model, progress: Progress, train_ids, val_ids,
-                 val_text: ValText | None = None):
-        self.out, self.cfg, self.model, self.prog = out, cfg, model, progress
+                 val_text: ValText | None = None, ranks: distributed.Ranks = distributed.Ranks()):
+        self.out, self.cfg, self.model, self.prog, self.ranks = out, cfg, model, progress, ranks
         self.val_ids, self.val_text = val_ids, val_text
         self.batches = Batches(train_ids, cfg.batch_size, cfg.seq_len)
         self.batches.position, self.batches.epoch = progress.position, progress.epoch
+        self.rows = ranks.rows(cfg.batch_size)  # this rank's streams: all of them on one process
         model.config.training = cfg.to_dict() | {"seq_len": self.batches.seq_len}
         self.trainer = model.trainer(cfg)
-        self.carried = model.init_state(cfg.batch_size)
+        self.carried = self.fresh_state()
         self.budget = cfg.minutes * 60
         self.blowup = 3 * math.log(model.config.vocab_size) + 1  # far above a uniform guess: the run has diverged
         self.val = None
+
+    def fresh_state(self):
+        return self.model.init_state(self.rows.stop - self.rows.start)
 
     def fraction(self) -> float:
         """How far through the run: by steps or by time, whichever is further."""
@@ -244,12 +270,15 @@ class Run:
                 or bool(self.budget and self.prog.seconds >= self.budget))
 
     def step(self) -> float:
-        """One optimizer step on the next window; returns its loss."""
+        """One optimizer step on the next window; returns its loss (the mean over all ranks)."""
         prog, cfg = self.prog, self.cfg
         x, y, new_pass = self.batches.next()
         if new_pass:
-            self.carried = self.model.init_state(cfg.batch_size)  # a new pass over the text: nothing to carry
-        loss, self.carried = self.trainer.train_step(x, y, self.carried, lr_at(cfg, self.fraction(), prog.step))
+            self.carried = self.fresh_state()  # a new pass over the text: nothing to carry
+        loss, self.carried = self.trainer.train_step(x[self.rows], y[self.rows], self.carried,
+                                                     lr_at(cfg, self.fraction(), prog.step))
+        if self.ranks.many:
+            loss = self.ranks.sum([loss])[0] / self.ranks.world
         if not math.isfinite(loss) or loss > self.blowup:
             uniform = math.log(self.model.config.vocab_size)
             raise TrainingDiverged(
@@ -261,54 +290,79 @@ class Run:
         prog.loss_sum, prog.loss_n = prog.loss_sum + loss, prog.loss_n + 1
         return loss
 
+    def agree(self, seconds: float, stop: bool) -> tuple[float, bool]:
+        """The training clock and whether to stop, the same on every rank (mean clock; any rank's stop)."""
+        if not self.ranks.many:
+            return seconds, stop
+        total, stops = self.ranks.sum([seconds, float(stop)])
+        return total / self.ranks.world, stops > 0
+
     def log_train(self) -> float:
         """A train_loss row with the mean loss since the last one."""
         prog = self.prog
         mean = prog.loss_sum / prog.loss_n
-        append_jsonl(self.out / "log.jsonl", dict(step=prog.step, chars=prog.chars, seconds=round(prog.seconds, 2),
-                                                  train_loss=mean, lr=lr_at(self.cfg, self.fraction(), prog.step)))
+        if self.ranks.main:
+            append_jsonl(self.out / "log.jsonl", dict(step=prog.step, chars=prog.chars, seconds=round(prog.seconds, 2),
+                                                      train_loss=mean, lr=lr_at(self.cfg, self.fraction(), prog.step)))
         prog.loss_sum, prog.loss_n = 0.0, 0
         return mean
 
     def evaluate_and_save(self) -> float:
         """Validation loss; the best model so far is saved with its card; a val_loss row; resume/ updated."""
         prog, config = self.prog, self.model.config
-        self.val = val = evaluate(self.model, self.val_ids, self.cfg.eval_streams)
+        self.val = val = evaluate(self.model, self.val_ids, self.cfg.eval_streams, ranks=self.ranks)
         if val < prog.best_val:
             prog.best_val, prog.best_step = val, prog.step
             config.metrics = dict(**val_metrics(config, val, self.val_ids, self.cfg.eval_streams, self.val_text),
                                   step=prog.step, chars_seen=prog.chars, train_seconds=round(prog.seconds, 1))
-            store.save(self.model, self.out)
-        append_jsonl(self.out / "log.jsonl", dict(step=prog.step, chars=prog.chars, seconds=round(prog.seconds, 2),
-                                                  val_loss=val))
+            if self.ranks.main:
+                store.save(self.model, self.out)
+        if self.ranks.main:
+            append_jsonl(self.out / "log.jsonl", dict(step=prog.step, chars=prog.chars,
+                                                      seconds=round(prog.seconds, 2), val_loss=val))
         self.save_resume()
         return val
 
     def save_resume(self) -> None:
-        save_resume(self.out, self.model, self.trainer, self.carried, self.prog, self.cfg)
+        """out/resume/ from rank 0, with every rank's carried state (and the trainer's per-rank tensors)."""
+        optimizer = self.trainer.optimizer_tensors()
+        carried = self.ranks.gather(self.model.state_tensors(self.carried), axis=1)  # (L, B, H): all streams
+        if self.ranks.main:
+            save_resume(self.out, self.model, optimizer, carried, self.prog, self.cfg)
+
+    def load_resume(self, optimizer: dict, carried: dict) -> None:
+        """Continue from what save_resume wrote: the trainer's tensors, and this rank's rows of the carried state."""
+        self.trainer.load_optimizer_tensors(optimizer)
+        if self.ranks.many:
+            carried = {name: v[:, self.rows] for name, v in carried.items()}  # (L, B, H) -> this rank's rows
+        self.carried = self.model.state_from_tensors(carried)
 
     def timelapse(self) -> None:
-        """A sample for every milestone of the run passed since the last one."""
+        """A sample for every milestone of the run passed since the last one (written by rank 0)."""
         prog = self.prog
         while prog.milestone < len(MILESTONES) and self.fraction() >= MILESTONES[prog.milestone] - 1e-9:
-            append_jsonl(self.out / "timelapse.jsonl", dict(
-                fraction=MILESTONES[prog.milestone], step=prog.step, chars=prog.chars, seconds=round(prog.seconds, 1),
-                prompt=TIMELAPSE["prompt"], text=generate(self.model, **TIMELAPSE)))
+            if self.ranks.main:
+                append_jsonl(self.out / "timelapse.jsonl", dict(
+                    fraction=MILESTONES[prog.milestone], step=prog.step, chars=prog.chars,
+                    seconds=round(prog.seconds, 1), prompt=TIMELAPSE["prompt"], text=generate(self.model, **TIMELAPSE)))
             prog.milestone += 1
 
     def loop(self, progress_bar: bool, stop_at_step: int | None) -> bool:
-        """Train until the run is done or stopped (Ctrl-C, stop_at_step); returns whether it was interrupted."""
+        """Train until the run is done or stopped (Ctrl-C, SIGTERM, stop_at_step); returns whether it was
+        interrupted. Under torchrun a stop on any rank stops every rank after the same step."""
         from tqdm.auto import tqdm
 
         prog, cfg = self.prog, self.cfg
-        bar = tqdm(total=cfg.max_iters if not self.budget else None, initial=prog.step, disable=not progress_bar,
+        bar = tqdm(total=cfg.max_iters if not self.budget else None, initial=prog.step,
+                   disable=not progress_bar or not self.ranks.main,
                    desc=f"train {self.model.config.model_type}", unit="step", dynamic_ncols=True)
         start, seconds_before = time.perf_counter(), prog.seconds
         try:
             with _StopFlag() as flag:
                 while not self.done():
                     self.step()
-                    prog.seconds = seconds_before + time.perf_counter() - start
+                    prog.seconds, stop = self.agree(seconds_before + time.perf_counter() - start,
+                                                    flag.stop or (stop_at_step is not None and prog.step >= stop_at_step))
                     if prog.step % cfg.log_every == 0:
                         mean = self.log_train()
                         bar.set_postfix(loss=f"{mean:.3f}", chars_s=f"{prog.chars / max(prog.seconds, 1e-9):,.0f}")
@@ -317,7 +371,7 @@ class Run:
                     if prog.step % cfg.eval_every == 0:
                         val = self.evaluate_and_save()
                         bar.set_postfix(val=f"{val:.3f}", best=f"{prog.best_val:.3f}")
-                    if flag.stop or (stop_at_step is not None and prog.step >= stop_at_step):
+                    if stop:
                         break
         finally:
             bar.close()
@@ -330,6 +384,17 @@ class Run:
         return interrupted
 
 
+def check_trainable(spec, cfg: TrainConfig, ranks: distributed.Ranks, device: str) -> None:
+    """A clear error when the model type cannot train as asked: the numpy models run in float32 on one CPU process."""
+    if spec.framework == "pytorch":
+        return
+    asked = [f"--dtype {cfg.dtype}"] * (cfg.dtype != "float32") + [f"--device {device}"] * (device != "cpu")
+    asked += [f"{ranks.world} processes (WORLD_SIZE={ranks.world}: torchrun)"] * ranks.many
+    if asked:
+        raise ValueError(f"the {spec.label} trains in {spec.framework} on one process, on the CPU, in float32; "
+                         f"it cannot train with {' or '.join(asked)}")
+
+
 def train(
     out: str | Path,
     cfg: TrainConfig | None = None,
@@ -339,43 +404,57 @@ def train(
     progress_bar: bool = True,
     stop_at_step: int | None = None,
     text: str | None = None,
+    device: str = "cpu",
 ) -> dict:
     """Train into folder out, or continue the run saved there (resume=True, with overrides of its settings).
 
     A new run needs cfg and model_config (model_config.vocab empty: made from the text, of the kind
     model_config.tokens names: the sorted characters, or the training split's most frequent words);
     text, when given, is cfg.data's content already read. stop_at_step ends the session early as Ctrl-C
-    would (for tests of exact resume). Returns a summary: steps, chars, seconds, best and final val nats/char.
+    would (for tests of exact resume). device: "cpu", "cuda" or "cuda:N" (the torch models); the saved
+    files are the same from any device. Under torchrun (RANK, WORLD_SIZE set) every process calls this and
+    they train together (rnnlm.distributed). Returns a summary: steps, chars, seconds, best and final val
+    nats/char, and this process's rank.
     """
     out = Path(out)
-    if not resume and model_config is not None and spec_for(model_config.model_type).fit is not None:
-        return fit(out, cfg, model_config, text)
-    if resume:
-        checkpoint.repair(out)
-        checkpoint.repair_folder_unit(out / RESUME, PROGRESS)
-        model, optimizer, carried, prog, saved_cfg = load_resume(out)
-        cfg = TrainConfig.from_dict(saved_cfg | (overrides or {}))
-        for name in ("log.jsonl", "timelapse.jsonl"):
-            cut_jsonl(out / name, prog.step)
-    else:
+    ranks = distributed.from_env()
+    if not resume:
         if cfg is None or model_config is None:
             raise ValueError("a new run needs cfg and model_config")
-        if text is None:
-            text = read_text(cfg.data)
-        model_config = ModelConfig.from_dict(model_config.to_dict())  # the run's own copy: it records metrics
-        fill_vocab(model_config, text, cfg)
-        new_run_folder(out)
-        model, optimizer, carried, prog = build_model(model_config, seed=cfg.seed), None, None, Progress()
-    text = text if text is not None else read_text(cfg.data)
-    train_ids, val_ids = split_ids(text, model.config, cfg)
-    run = Run(out, cfg, model, prog, train_ids, val_ids, val_costs(text, model.config, cfg))
-    if resume:
-        run.trainer.load_optimizer_tensors(optimizer)
-        run.carried = model.state_from_tensors(carried)
-    interrupted = run.loop(progress_bar, stop_at_step)
+        check_trainable(spec_for(model_config.model_type), cfg, ranks, device)
+        if spec_for(model_config.model_type).fit is not None:
+            return fit(out, cfg, model_config, text)
+    with distributed.session(ranks, device) as ranks:
+        if resume:
+            if ranks.main:
+                checkpoint.repair(out)
+                checkpoint.repair_folder_unit(out / RESUME, PROGRESS)
+            ranks.barrier()  # the others read resume/ once rank 0 has finished any interrupted save
+            model, optimizer, carried, prog, saved_cfg = load_resume(out)
+            cfg = TrainConfig.from_dict(saved_cfg | (overrides or {}))
+            check_trainable(spec_for(model.config.model_type), cfg, ranks, device)
+            if ranks.main:
+                for name in ("log.jsonl", "timelapse.jsonl"):
+                    cut_jsonl(out / name, prog.step)
+        else:
+            if text is None:
+                text = read_text(cfg.data)
+            model_config = ModelConfig.from_dict(model_config.to_dict())  # the run's own copy: it records metrics
+            fill_vocab(model_config, text, cfg)
+            if ranks.main:
+                new_run_folder(out)
+            model, optimizer, carried, prog = build_model(model_config, seed=cfg.seed), None, None, Progress()
+        text = text if text is not None else read_text(cfg.data)
+        train_ids, val_ids = split_ids(text, model.config, cfg)
+        if ranks.device != "cpu":
+            model.to(ranks.device)
+        run = Run(out, cfg, model, prog, train_ids, val_ids, val_costs(text, model.config, cfg), ranks)
+        if resume:
+            run.load_resume(optimizer, carried)
+        interrupted = run.loop(progress_bar, stop_at_step)
     return dict(steps=prog.step, chars=prog.chars, seconds=prog.seconds, final_val=run.val,
                 best_val=prog.best_val, best_step=prog.best_step, interrupted=interrupted, out=str(out),
-                tokens=model.config.tokens.get("kind", "char"))
+                tokens=model.config.tokens.get("kind", "char"), rank=ranks.rank)
 
 
 def fit(out: str | Path, cfg: TrainConfig, model_config: ModelConfig, text: str | None = None) -> dict:

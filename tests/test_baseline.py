@@ -53,7 +53,7 @@ def test_a_fixed_order_and_the_order_flag_on_another_type(corpus, tmp_path, caps
                      "--out", str(out)]) == 0
     assert json.loads((out / "config.json").read_text())["options"] == {"order": 3, "prune": 0}
     assert cli.main(["train", "--model", "lstm", "--order", "3", "--data", str(corpus), "--out", str(tmp_path / "x")]) == 1
-    assert "--order applies to n-gram models only" in capsys.readouterr().err
+    assert "--order applies to ngram models only (--model ngram), not lstm" in capsys.readouterr().err
 
 
 def test_compare_adds_the_baseline_only_when_asked_on_the_same_random_stream(four):

@@ -21,6 +21,7 @@ from rnnlm.config import ModelConfig, TrainConfig
     ("weight_decay", -5.0, "--weight-decay must be in"),
     ("seed", -1, "--seed must be from 0"),
     ("optimizer", "sgd", "--optimizer must be adam or adagrad"),
+    ("dtype", "fp16", "--dtype must be one of float32, bf16"),
     ("batch_size", 2.5, "--batch-size must be a whole number"),
 ])
 def test_every_training_setting_is_checked_and_the_flag_named(flag, value, message):

@@ -9,7 +9,7 @@ from tests.support import REPO
 
 LAYERS = [
     ("rnnlm.config", "rnnlm.vocab", "rnnlm.data", "rnnlm.checkpoint", "rnnlm.memorize", "rnnlm.modelsets",
-     "rnnlm.threads"),
+     "rnnlm.threads", "rnnlm.distributed"),
     ("rnnlm.models",),
     ("rnnlm.card", "rnnlm.store", "rnnlm.sample", "rnnlm.score", "rnnlm.train"),
     ("rnnlm.inspect",),

@@ -113,12 +113,14 @@ def test_same_seed_same_weights_and_different_seed_different(model_type):
     assert any(not np.array_equal(a[k], c[k]) for k in a)
 
 
-def test_lstm_forget_gate_bias_starts_at_one():
-    model = build_model(tiny_config("lstm"), seed=0)
+@pytest.mark.parametrize("options, bias", [({}, 1.0), ({"forget_bias": 1.0}, 1.0), ({"forget_bias": 0.0}, 0.0)])
+def test_lstm_forget_gate_bias_starts_at_its_option_one_by_default(options, bias):
+    model = build_model(tiny_config("lstm", options=options), seed=0)
     H = model.config.hidden_size
     for l in range(model.config.num_layers):
-        bias = model.tensors()[f"rnn.bias_ih_l{l}"] + model.tensors()[f"rnn.bias_hh_l{l}"]
-        np.testing.assert_array_equal(bias[H : 2 * H], 1.0)
+        total = model.tensors()[f"rnn.bias_ih_l{l}"] + model.tensors()[f"rnn.bias_hh_l{l}"]
+        np.testing.assert_array_equal(total[H : 2 * H], bias)
+    assert f"forget-gate bias {bias} at the start" in MODELS["lstm"].describe(model.config)
 
 
 def test_registry_rejects_unknown_type_and_names_the_known_ones():

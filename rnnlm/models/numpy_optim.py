@@ -108,6 +108,8 @@ class NumpyTrainer:
     """One optimizer step per (B, T) window: loss_and_grads, clipping, update. Implements base.Trainer."""
 
     def __init__(self, model, cfg: TrainConfig):
+        if cfg.dtype != "float32":
+            raise ValueError(f"--dtype {cfg.dtype}: the numpy RNN trains in float32 only")
         if cfg.optimizer not in OPTIMIZERS:
             expected = ", ".join(OPTIMIZERS)
             raise ValueError(f"unknown optimizer {cfg.optimizer!r} for the numpy RNN; expected one of {expected}")
