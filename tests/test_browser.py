@@ -279,6 +279,9 @@ def show_results(page, tab):
         page.locator("#compare-prompt textarea").fill("BRUTUS:\nThe night is ")
         page.locator("#compare-button").click()
         wait_for_lengths(page, [f"#compare-{name} textarea" for name in MODEL_TYPES], 300)
+    if tab in ("Score", "Compare"):  # the event's end: gradio dims outputs while they stream, then fades them in
+        page.wait_for_function("() => !document.querySelector('.generating, .pending')", timeout=30_000)
+        page.wait_for_timeout(500)
 
 
 def unnamed_controls(page) -> list[str]:

@@ -238,8 +238,8 @@ def test_neuron_and_gate_endpoints_return_finite_numbers(client):
     units, captions = htmls[:3], htmls[3:6]
     assert all("r = " in u for u in units) and all("correlates r = " in c for c in captions)
     *plots, notes = client.predict(PASSAGE, api_name="/inside_gates")
-    tables, captions = plots[:2], plots[2:5]  # a scatter for each gated model, a caption for each model
-    for t, n in zip(tables, (3, 2)):  # LSTM: input, forget, output gates; GRU: reset, update; one layer
+    tables, captions = plots[:3], plots[3:6]  # a scatter and a caption per model; the RNN's scatter is empty
+    for t, n in zip(tables, (0, 3, 2)):  # RNN: no gates; LSTM: input, forget, output gates; GRU: reset, update
         rows = t["value"]["data"] if "value" in t else t["data"]
         assert len(rows) == n * 32 and all(0 <= r[0] <= 1 and 0 <= r[1] <= 1 for r in rows)
     assert "no gates" in captions[0]

@@ -12,6 +12,7 @@ import yaml
 from rnnlm import space
 from rnnlm.cli import main
 from rnnlm.hub import FOLDER_FILES
+from rnnlm.modelsets import MODEL_SETS
 from tests.support import MODEL_TYPES, REPO, trained_folder
 
 SPACE = "fake-user/playground"
@@ -72,7 +73,9 @@ def test_deploy_uploads_the_app_the_package_the_checkpoints_and_requirements_wit
     head = fake_hub.head(SPACE, repo_type="space")
     assert out.strip().endswith(f"/spaces/{SPACE}/commit/{head}")
     files = fake_hub.files(SPACE, repo_type="space")
-    checkpoints = [f"checkpoints/{t}/{name}" for t in ("gru", "lstm", "ngram", "rnn") for name in RECORDS]
+    built = [f for s in MODEL_SETS.values() for f in s.folders().values() if (f / "config.json").is_file()]
+    assert {f.name for f in built} >= {"gru", "lstm", "ngram", "rnn"}  # the Shakespeare set at least
+    checkpoints = [f"{f.relative_to(REPO).as_posix()}/{name}" for f in built for name in RECORDS]
     assert sorted(files) == sorted([".gitattributes", "LICENSE", "README.md", "app.py", "requirements.txt",
                                     *checkpoints, *package_files()])
     assert "rnnlm/space.py" in files and "checkpoints/lstm/model.safetensors" in files
