@@ -819,8 +819,9 @@ def score_tab(site: Sets) -> None:
             "surprisal map is folded underneath."
         )
         heat = gr.HTML(label="where the models differ, token by token", elem_id="score-heat")
-        gr.Markdown("**What comes next?** Each model's ten likeliest next tokens after your text. "
-                    "A confident model puts most probability on one or two; its entropy (in the table) is low.")
+        gr.Markdown("**What comes next?** Each model's likeliest next tokens after your text (up to ten, those of "
+                    "1% or more). A confident model puts most probability on one or two; its entropy (in the table) "
+                    "is low.")
         with gr.Row():
             nexts = [gr.Label(label=next_label(slot(view, i), view), num_top_classes=10, visible=slot(view, i) is not None)
                      for i in range(site.slots)]

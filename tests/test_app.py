@@ -67,7 +67,24 @@ def test_score_returns_finite_figures_heat_map_and_next_characters(client):
     assert heat.count('<span class="s') > 3 * len("BRUTUS:\nThe night is long.")
     for label in labels:
         probs = [c["confidence"] for c in label["confidences"]]
-        assert len(probs) == 10 and probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-9
+        assert 1 <= len(probs) <= 10 and probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-9
+        assert all(p >= 0.01 for p in probs[1:])  # no row reading 0%
+
+
+def test_what_comes_next_leaves_out_tokens_under_one_percent(folders):
+    from rnnlm import load_model, score
+    from rnnlm.playground.live import next_char_top, show_piece
+
+    model = load_model(folders["lstm"], inference=True)
+    served = pg.Served("lstm", "a test folder", folders["lstm"], model)
+    s = score(model, "BRUTUS:\nThe night is long.")
+    s.next_probs = np.full(len(s.next_probs), 0.0005)
+    s.next_probs[[3, 7, 9]] = [0.9, 0.05, 0.009]
+    s.next_probs /= s.next_probs.sum()
+    assert list(next_char_top(served, s)) == [show_piece(model.vocab.tokens[i]) for i in (3, 7)]  # 0.9% and below left out
+    s.next_probs = np.full(len(s.next_probs), 0.005 / (len(s.next_probs) - 1))
+    s.next_probs[5] = 0.995  # one favourite: a single bar, not one at 99% and nine at 0%
+    assert list(next_char_top(served, s)) == [show_piece(model.vocab.tokens[5])]
 
 
 def test_the_api_page_snippets_parse_and_run_as_shown_with_every_output_named(client):

@@ -156,7 +156,13 @@ def show_piece(token: str) -> str:
     return show_char(token) if len(token) == 1 else token
 
 
+NEXT_FLOOR = 0.01  # "What comes next?" leaves out tokens under 1%: they would show as bars reading 0%
+
+
 def next_char_top(m: Served, s: Score, k: int = 10) -> dict[str, float]:
-    """The k likeliest next tokens (characters or words) after the text, display form -> probability."""
-    top = np.argsort(-s.next_probs, kind="stable")[:k]
+    """The likeliest next tokens (characters or words) after the text, display form -> probability: at most k,
+    and only those of at least NEXT_FLOOR (the likeliest always), so a 99% favourite is not followed by rows
+    reading 0%."""
+    top = [i for i in np.argsort(-s.next_probs, kind="stable")[:k]]
+    top = top[:1] + [i for i in top[1:] if s.next_probs[i] >= NEXT_FLOOR]
     return {show_piece(m.model.vocab.tokens[i]): float(s.next_probs[i]) for i in top}
