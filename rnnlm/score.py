@@ -26,18 +26,19 @@ SENTENCE_BLOCK = 1 << 22  # logits per batch of sentences (B * T * V): 16 MB of 
 MAX_SENTENCES = 10_000  # sentences per call
 
 
+@dataclass(kw_only=True)
 class Figures:
     """What a Score and a file's Totals share: the per-token figures, and per character of the text."""
 
-    kind: str
+    kind: str  # the vocabulary's: "char" or "word"
     nats_per_token: float
-    perplexity: float
-    bits_per_char: float
+    perplexity: float  # per token
+    bits_per_char: float  # total bits (an <unk> word's spelling included) over the characters of the text
     tokens_scored: int
-    characters: int
-    unk_tokens: int
-    skipped: list[str]
-    chars_skipped: int
+    characters: int  # characters of the scored text (for characters: the ones scored)
+    unk_tokens: int  # <unk> tokens among the scored ones (words only)
+    skipped: list[str] = field(default_factory=list)  # distinct unknown characters (skipped) or words (read as <unk>)
+    chars_skipped: int = 0  # unknown characters left out (characters only; unknown words are read as <unk>)
 
     @property
     def nats_per_char(self) -> float:
@@ -65,24 +66,15 @@ class Figures:
         return out | dict(unk_tokens=self.unk_tokens, unk_rate=self.unk_rate, unknown_words=self.skipped)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Score(Figures):
     """How well a model predicts a text, token by token."""
 
-    kind: str  # the vocabulary's: "char" or "word"
-    nats_per_token: float
-    perplexity: float  # per token
-    bits_per_char: float  # total bits (an <unk> word's spelling included) over the characters of the text
-    tokens_scored: int
-    characters: int  # characters of the scored text (for characters: the ones scored)
-    unk_tokens: int  # <unk> tokens among the scored ones (words only)
     tokens: list[str]  # the scored tokens as the model reads them
     pieces: list[str]  # each scored token as it stands in the text, with the spaces before it
     logprobs: np.ndarray  # (N,) natural-log probability of each scored token
     spelling_bits: np.ndarray  # (N,) bits an <unk> token's spelling adds; 0 for every other token
     next_probs: np.ndarray  # (V,) distribution of the token after the text
-    skipped: list[str] = field(default_factory=list)  # distinct unknown characters (skipped) or words (read as <unk>)
-    chars_skipped: int = 0  # unknown characters left out (characters only; unknown words are read as <unk>)
 
     @property
     def text(self) -> str:
@@ -186,19 +178,9 @@ def score(model, text: str, context: str = "\n") -> Score:
     )
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Totals(Figures):
     """How well a model predicts a file, without the per-token figures a long file would not fit."""
-
-    kind: str
-    nats_per_token: float
-    perplexity: float
-    bits_per_char: float
-    tokens_scored: int
-    characters: int
-    unk_tokens: int
-    skipped: list[str] = field(default_factory=list)
-    chars_skipped: int = 0
 
 
 def score_file(model, path, context: str = "\n", block: int = FILE_BLOCK, progress: bool | None = None) -> Totals:

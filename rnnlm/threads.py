@@ -10,18 +10,16 @@ Training keeps the library's default: its (B, T) matrix products are large enoug
 """
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 
 from threadpoolctl import ThreadpoolController
 
-_controller: ThreadpoolController | None = None
 
-
+@functools.cache
 def _blas() -> ThreadpoolController:
-    global _controller
-    if _controller is None:
-        _controller = ThreadpoolController()
-    return _controller
+    """The process' BLAS libraries, found once (the search reads every loaded library)."""
+    return ThreadpoolController()
 
 
 def single_stream() -> None:
