@@ -135,7 +135,7 @@ def score_all(models: list[Served], text: str, context: str = "\n") -> list[tupl
 
 
 def score_rows(results: list[tuple[Served, Score]]) -> list[list]:
-    """One table row per model: label, bits/char, perplexity, chars scored, next-char entropy (one unit on the page:
+    """One table row per model: label, bits/char, perplexity, chars scored, next-token entropy (one unit on the page:
     bits; nats/char is bits/char x ln 2, and the Models tab gives both)."""
     return [
         [m.label, round(s.bits_per_char, 4), round(s.perplexity, 3), s.chars_scored, round(s.next_entropy_bits, 3)]
@@ -143,7 +143,7 @@ def score_rows(results: list[tuple[Served, Score]]) -> list[list]:
     ]
 
 
-SCORE_HEADERS = ["model", "bits/char", "perplexity", "chars scored", "next-char entropy (bits)"]
+SCORE_HEADERS = ["model", "bits/char", "perplexity", "chars scored", "entropy of what comes next (bits)"]
 
 
 def show_char(ch: str) -> str:
