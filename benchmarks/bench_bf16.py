@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from rnnlm.config import ModelConfig, TrainConfig  # noqa: E402
 from rnnlm.models import build_model  # noqa: E402
+from rnnlm.models.torch_rnn import bf16_missing  # noqa: E402
 from rnnlm.train import new_model_config, train  # noqa: E402
 
 VOCAB = "".join(chr(c) for c in range(32, 97))  # 65 characters, like Tiny Shakespeare
@@ -112,6 +113,19 @@ def main() -> None:
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     print(f"torch {torch.__version__}, threads: {torch.get_num_threads()}, CPU capability "
           f"{torch.backends.cpu.get_cpu_capability()}; {L}x{H}, B={B}, T={T}")
+    why = bf16_missing("cpu")
+    if why:  # the trainer refuses bf16 here: show the reason in numbers instead
+        a, w = torch.randn(B * T, H), torch.randn(4 * H, H)
+        for dt in (torch.float32, torch.bfloat16):
+            x, y = a.to(dt), w.to(dt)
+            x @ y.T
+            start = time.perf_counter()
+            for _ in range(args.rounds):
+                x @ y.T
+            print(f"({B * T}, {H}) x ({H}, {4 * H}) product in {str(dt)[6:]:8s} "
+                  f"{(time.perf_counter() - start) / args.rounds * 1e3:7.1f} ms")
+        print(f"bf16 training is not measured: {why}")
+        return
     print(f"{'training speed':52s} {'chars/s':>9s} {'vs float32':>10s}")
     for m in models:
         plain = f"plain nn.{m.upper()}"

@@ -8,7 +8,8 @@ train for 102 s on 2 threads and the numpy RNN for 300 s on one thread, each thr
 `python -m rnnlm train` command; the figure is the whole validation split's nats/char (the last
 10%, nanoGPT's split), measured by the run's own final evaluation. Run on an idle machine.
 
-The LSTM and GRU train in bf16 (benchmarks/bench_bf16.py: faster, the same loss per step). Their
+The LSTM and GRU train in bf16 where the CPU has bf16 instructions (benchmarks/bench_bf16.py: faster, the
+same loss per step), in float32 elsewhere (emulated bf16 is several times slower). Their
 learning rates and the LSTM's forget-gate bias come from short runs of 600 steps at this size (bf16,
 one thread, Tiny Shakespeare, val nats/char): the LSTM with forget-gate bias 1 reached 1.801 at lr
 4e-3, 1.692 at 8e-3, 1.672 at 1.2e-2, 1.652 at 2e-2; with bias 0, 1.602 at 8e-3, 1.592 at 1.2e-2, 1.597
@@ -31,11 +32,19 @@ REPO = Path(__file__).resolve().parent.parent
 
 ENTRIES = [
     # name, seconds, threads, flags (sized for the budget: a smaller net sees more text in 102 s)
-    ("lstm", 102, 2, "--model lstm --hidden-size 256 --num-layers 2 --dropout 0 --seq-len 64 --batch-size 32 --lr 1.2e-2 --forget-bias 0 --dtype bf16 --warmup-iters 50 --eval-every 100000"),
-    ("gru", 102, 2, "--model gru --hidden-size 256 --num-layers 2 --dropout 0 --seq-len 64 --batch-size 32 --lr 8e-3 --dtype bf16 --warmup-iters 50 --eval-every 100000"),
+    ("lstm", 102, 2, "--model lstm --hidden-size 256 --num-layers 2 --dropout 0 --seq-len 64 --batch-size 32 --lr 1.2e-2 --forget-bias 0 --dtype {dtype} --warmup-iters 50 --eval-every 100000"),
+    ("gru", 102, 2, "--model gru --hidden-size 256 --num-layers 2 --dropout 0 --seq-len 64 --batch-size 32 --lr 8e-3 --dtype {dtype} --warmup-iters 50 --eval-every 100000"),
     ("rnn", 300, 1, "--model rnn --hidden-size 512 --num-layers 1 --seq-len 64 --batch-size 32 --lr 2e-3 --warmup-iters 50 --eval-every 100000"),
 ]
 GOALS = {"lstm": 1.55, "gru": 1.48, "rnn": 1.58}
+
+
+def fastest_dtype() -> str:
+    """bf16 where this CPU runs it natively, float32 elsewhere."""
+    sys.path.insert(0, str(REPO))
+    from rnnlm.models.torch_rnn import bf16_missing
+
+    return "float32" if bf16_missing("cpu") else "bf16"
 
 
 def run(name: str, seconds: float, threads: int, flags: str, data: str, out: Path) -> dict:
@@ -59,8 +68,9 @@ def main() -> None:
     p.add_argument("--only", action="append", choices=[e[0] for e in ENTRIES], help="run only this entry")
     args = p.parse_args()
     results = []
+    entries = [(name, seconds, threads, flags.format(dtype=fastest_dtype())) for name, seconds, threads, flags in ENTRIES]
     with tempfile.TemporaryDirectory() as tmp:
-        for name, seconds, threads, flags in ENTRIES:
+        for name, seconds, threads, flags in entries:
             if args.only and name not in args.only:
                 continue
             results.append(run(name, seconds, threads, flags, args.data, Path(tmp) / name))
@@ -68,7 +78,7 @@ def main() -> None:
             print(f"{name:5s} {r['budget']:4d} s on {r['threads']} thread(s): val {r['val']:.4f} nats/char "
                   f"(goal < {GOALS[name]}) after {r['chars']:,} chars; process wall {r['wall']:.0f} s", flush=True)
     print("\nreference: nanoGPT CPU config 1.8857 in 101.8 s; min-char-rnn 2.06 after 300 s")
-    for name, seconds, threads, flags in ENTRIES:
+    for name, seconds, threads, flags in entries:
         if not args.only or name in args.only:
             print(f"  {name}: python -m rnnlm train {flags} --data DATA --out DIR --minutes {seconds / 60:g}")
 

@@ -385,8 +385,15 @@ class Run:
 
 
 def check_trainable(spec, cfg: TrainConfig, ranks: distributed.Ranks, device: str) -> None:
-    """A clear error when the model type cannot train as asked: the numpy models run in float32 on one CPU process."""
+    """A clear error when the model type cannot train as asked: the numpy models run in float32 on one CPU process,
+    and bf16 needs a CPU with bf16 instructions (or a GPU)."""
     if spec.framework == "pytorch":
+        if cfg.dtype == "bf16":
+            from .models.torch_rnn import bf16_missing
+
+            why = bf16_missing(device)
+            if why:
+                raise ValueError(f"--dtype bf16: {why}; train with --dtype float32 (the default)")
         return
     asked = [f"--dtype {cfg.dtype}"] * (cfg.dtype != "float32") + [f"--device {device}"] * (device != "cpu")
     asked += [f"{ranks.world} processes (WORLD_SIZE={ranks.world}: torchrun)"] * ranks.many

@@ -10,8 +10,12 @@ import torch.nn.functional as F
 from rnnlm.config import TrainConfig
 from rnnlm.models import build_model
 from rnnlm.models.torch_layers import recurrence
+from rnnlm.models.torch_rnn import bf16_missing
 from rnnlm.train import new_model_config, train
 from tests.support import TEXT, tiny_config
+
+# oneDNN has no bf16 LSTM for a CPU without bf16 instructions, and training refuses bf16 there
+needs_bf16 = pytest.mark.skipif(bf16_missing() is not None, reason=f"bf16 training: {bf16_missing()}")
 
 
 def test_the_layered_gru_is_nn_gru_in_values_and_gradients():
@@ -41,7 +45,7 @@ def test_the_layered_gru_is_nn_gru_in_values_and_gradients():
         np.testing.assert_allclose(a, b, atol=1e-11, err_msg=name)
 
 
-@pytest.mark.parametrize("model_type", ["lstm", "gru"])
+@pytest.mark.parametrize("model_type", [pytest.param("lstm", marks=needs_bf16), "gru"])
 def test_bf16_logits_and_gradients_stay_close_to_float32(model_type):
     model = build_model(tiny_config(model_type, hidden_size=32, num_layers=2, dropout=0.0), seed=1)
     ids = torch.randint(0, model.config.vocab_size, (4, 20), generator=torch.Generator().manual_seed(0))
@@ -58,6 +62,7 @@ def test_bf16_logits_and_gradients_stay_close_to_float32(model_type):
     assert not torch.equal(l16, l32)  # the products really ran in bf16
 
 
+@needs_bf16
 @pytest.mark.parametrize("model_type", ["lstm", "gru"])
 def test_a_bf16_run_learns_as_float32_does_and_saves_float32(model_type, corpus, tmp_path):
     vals = {}
@@ -82,3 +87,17 @@ def test_models_without_bf16_say_so(corpus, tmp_path):
         train(tmp_path / "rnn", cfg, new_model_config("rnn", "", hidden_size=8), progress_bar=False)
     with pytest.raises(ValueError, match="--dtype bf16: the numpy RNN trains in float32 only"):
         build_model(tiny_config("rnn")).trainer(cfg)
+
+
+@pytest.mark.parametrize("model_type", ["lstm", "gru"])
+def test_bf16_on_a_cpu_without_bf16_instructions_is_refused_with_the_reason(model_type, corpus, tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    cfg = TrainConfig(data=str(corpus), max_iters=2, batch_size=4, seq_len=16, dtype="bf16")
+    mc = new_model_config(model_type, "", hidden_size=8, num_layers=1, embed_size=4)
+    with pytest.raises(ValueError, match=r"--dtype bf16: this CPU has no bf16 instructions \(AVX512-BF16 or AMX; "
+                                         r"torch finds .*\).*train with --dtype float32"):
+        train(tmp_path / "run", cfg, mc, progress_bar=False)
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert bf16_missing("cpu") is None
