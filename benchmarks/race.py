@@ -68,7 +68,8 @@ def main() -> None:
     p.add_argument("--only", action="append", choices=[e[0] for e in ENTRIES], help="run only this entry")
     args = p.parse_args()
     results = []
-    entries = [(name, seconds, threads, flags.format(dtype=fastest_dtype())) for name, seconds, threads, flags in ENTRIES]
+    dtype = fastest_dtype()
+    entries = [(name, seconds, threads, flags.format(dtype=dtype)) for name, seconds, threads, flags in ENTRIES]
     with tempfile.TemporaryDirectory() as tmp:
         for name, seconds, threads, flags in entries:
             if args.only and name not in args.only:

@@ -27,8 +27,8 @@ def bf16_missing(device: str = "cpu") -> str | None:
     """Why bf16 training cannot run fast on device ("cpu", "cuda", "cuda:N"), or None when it can.
 
     A CPU needs bf16 instructions (AVX512-BF16 or AMX). Without them torch emulates bf16 products, and
-    emulation is slow: on an AVX2 EPYC a (8192, 512) x (512, 2048) product took 1.32 s in bf16 against 0.20 s
-    in float32; and oneDNN has no bf16 LSTM for such a CPU at all."""
+    emulation is slow: on an AVX2 EPYC a (8192, 512) x (512, 2048) product took 1.25 s in bf16 against 0.22 s
+    in float32 (benchmarks/bench_bf16.py prints both there); and oneDNN has no bf16 LSTM for such a CPU at all."""
     if device.startswith("cuda"):
         return None if torch.cuda.is_bf16_supported() else "this GPU has no bf16 support"
     native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
