@@ -154,6 +154,20 @@ def test_compare_shows_the_prompt_once_and_three_continuations_in_view(page, sho
     no_messages(page)
 
 
+def test_the_scores_of_a_long_passage_are_brought_into_view(page, shots):
+    page.get_by_role("tab", name="Score").click()
+    lines = [" ".join(reversed(line.split())) for line in TEXT.splitlines()[:40]]  # not in the training text
+    page.locator("#score-text textarea").fill("\n".join(lines))
+    table_top = "() => document.querySelector('#score-table').getBoundingClientRect().top"
+    assert page.evaluate(table_top) > DESKTOP["height"]  # the table starts below the window
+    page.locator("#score-button").click()
+    page.locator("#score-heat .heatmap").first.wait_for(timeout=30_000)
+    page.wait_for_function(f"() => {{ const top = ({table_top})(); return top >= 0 && top < innerHeight / 2; }}",
+                           timeout=10_000)  # scrolled smoothly up to the table
+    shots.take(page, "desktop-score-in-view.png")
+    no_messages(page)
+
+
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_a_long_compare_grows_its_columns_level_and_without_inner_scrollbars(browser, url, shots, viewport):
     page = open_page(browser, url, viewport=viewport)
