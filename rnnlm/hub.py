@@ -236,3 +236,9 @@ def push(folder: str | os.PathLike, repo_id: str, private: bool = False, revisio
         commit = api.create_commit(repo.repo_id, operations, revision=revision,
                                    commit_message=f"Upload rnnlm {model.config.model_type} checkpoint")
     return commit.commit_url
+
+
+def page_url(repo_id: str, commit: str | None = None) -> str:
+    """The model's page on the Hub this process talks to (HF_ENDPOINT), at a commit when one is given."""
+    base = f"{constants.ENDPOINT.rstrip('/')}/{repo_id}"
+    return f"{base}/tree/{commit}" if commit else base

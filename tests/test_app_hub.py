@@ -54,7 +54,9 @@ def test_a_hub_revision_is_served_and_named_with_its_commit(hub_lstm, bundled, t
     assert np.array_equal(logits(lstm.model), logits(store.load(tmp_path / "exp", inference=True)))
     assert f"Hub repo {REPO}@exp, commit {hub_lstm[:7]}" in lstm.source and "set by RNNLM_LSTM" in lstm.source
     card = pg.Gallery.read(served).card_markdown(lstm)
-    assert f"**Hub repo:** `{REPO}`" in card and f"**commit:** `{hub_lstm}`" in card
+    endpoint = constants.ENDPOINT.rstrip("/")  # the fake Hub's pages, where a visitor follows the links
+    assert f"**Hub repo:** [`{REPO}`]({endpoint}/{REPO})" in card
+    assert f"**commit:** [`{hub_lstm}`]({endpoint}/{REPO}/tree/{hub_lstm})" in card
     assert models["rnn"].repo_id is None and models["rnn"].folder == bundled / "rnn"
 
 

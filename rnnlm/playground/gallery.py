@@ -208,9 +208,11 @@ class Gallery:
             ("loaded from", f"{m.source} in {m.load_seconds:.2f} s"),
         ]
         if m.repo_id:
-            rows.append(("Hub repo", f"`{m.repo_id}`"))
-        if m.commit:
-            rows.append(("commit", f"`{m.commit}`"))
+            from ..hub import page_url
+
+            rows.append(("Hub repo", f"[`{m.repo_id}`]({page_url(m.repo_id)})"))
+            if m.commit:
+                rows.append(("commit", f"[`{m.commit}`]({page_url(m.repo_id, m.commit)})"))
         if training:
             budget = (f"{training['minutes']:g} minutes" if training.get("minutes")
                       else f"{training.get('max_iters', 0):,} steps")
