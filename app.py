@@ -43,13 +43,13 @@ NO_MODEL = "No model is available: the list at the top of the page says why for 
 # two cores finish no sooner, and each waits on the other (measured: compare 1.1 s alone on 2 threads,
 # 1.4 s on 1 thread). Up to QUEUE_SIZE more wait their turn; then visitors are told to retry.
 MODELS_RUN = dict(concurrency_id="models", concurrency_limit=1)
+QUEUE_SIZE = 64
 # Score's table sits under a long passage, below a 900-pixel-high window: bring it up once the scores are in
 SCROLL_TO_SCORES = """() => {
   const table = document.getElementById("score-table");
   if (table && table.getBoundingClientRect().top > window.innerHeight * 0.6)
     table.scrollIntoView({behavior: "smooth", block: "start"});
 }"""
-QUEUE_SIZE = 64
 
 
 # --- handlers: check inputs, call rnnlm.playground, shape its results for the components ------------
@@ -833,7 +833,7 @@ def score_tab(site: Sets) -> None:
                      for i in range(site.slots)]
         notes = gr.Markdown(elem_classes="notes", label="notes")
     button.click(site.score, [text, site.picker], [table, heat, *nexts, notes], api_name="score", preprocess=False,
-                 **MODELS_RUN).then(None, js=SCROLL_TO_SCORES, api_visibility="private", queue=False)
+                 **MODELS_RUN).success(None, js=SCROLL_TO_SCORES, api_visibility="private", queue=False)
 
     def switch(v: View) -> dict:
         out = {text: score_text(v), table: None, heat: "", notes: "", examples.dataset: gr.Dataset(visible=v is site.first)}
