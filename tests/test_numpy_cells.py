@@ -115,7 +115,7 @@ def test_a_failing_layer_thread_raises_in_the_caller(pair, monkeypatch):
     from rnnlm.models import numpy_cells
 
     _, cells = pair
-    real = numpy_cells._run_layer
+    real = numpy_cells._recur
 
     def fail_above(cell, l, *args):
         if l == 1:
@@ -123,6 +123,6 @@ def test_a_failing_layer_thread_raises_in_the_caller(pair, monkeypatch):
         return real(cell, l, *args)
 
     monkeypatch.setattr(numpy_cells, "PIPELINE_CHUNK", 4)
-    monkeypatch.setattr(numpy_cells, "_run_layer", fail_above)
+    monkeypatch.setattr(numpy_cells, "_recur", fail_above)
     with pytest.raises(FloatingPointError, match="layer 1 broke"):
         cells.forward(np.zeros((1, 40), dtype=np.int64), cells.init_state(1))

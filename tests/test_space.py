@@ -60,7 +60,9 @@ def deploy(capsys, *args):
 
 
 def package_files() -> list[str]:
-    return sorted(p.relative_to(REPO).as_posix() for p in (REPO / "rnnlm").rglob("*.py") if "__pycache__" not in p.parts)
+    """The package's Python sources and the C source of its compiled step (the Space builds it on first use)."""
+    sources = [*(REPO / "rnnlm").rglob("*.py"), *(REPO / "rnnlm").rglob("*.c")]
+    return sorted(p.relative_to(REPO).as_posix() for p in sources if "__pycache__" not in p.parts)
 
 
 def requirement_lines(text: str) -> list[str]:

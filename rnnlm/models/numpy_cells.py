@@ -8,11 +8,13 @@
           h' = (1 - z) * n + z * h
 
 Each cell is one Cell record (gate count, state names, the torch module that trains it, its numpy layer
-step); TorchRNN trains either with torch, and CellLM runs one stream of either in numpy. One stream is the
-only path for sampling, scoring, the app and the training time-lapse: a step reads every weight once for
-a single token, so memory traffic and per-call overhead set its speed, and here plain numpy beats torch's
-cells (nn.LSTM / nn.GRU at batch 1 also pay about 0.1 s of set-up per new sequence length). CellLM loads a
-checkpoint without importing torch (about 2 s sooner). The tests check it against torch on the same weights.
+step, its compiled layer step); TorchRNN trains either with torch, and CellLM runs one stream of either
+without torch. One stream is the only path for sampling, scoring, the app and the training time-lapse: a
+step reads every weight once for a single token, so memory traffic and per-call overhead set its speed.
+A single stream's layers therefore run through layers.c (rnnlm.models.compiled) where a C compiler is at
+hand: no Python between steps, and float16 weights read as float16; elsewhere the numpy steps here run
+the same equations. CellLM loads a checkpoint without importing torch (about 2 s sooner). The tests check
+both against torch on the same weights.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import numpy as np
 
 from ..config import ModelConfig, TrainConfig
 from ..vocab import make_vocab
+from . import compiled
 from .base import check_tensors
 
 
@@ -38,6 +41,7 @@ class Cell:
     torch_module: str  # the torch.nn class that trains it
     prepare: Callable  # (w_ih, w_hh, b_ih, b_hh) -> (w_in, b_in, w_rec, b_rec): a layer's weights for run_layer
     run_layer: Callable  # (gi (T, G[, B]), w_rec, b_rec, state tuple of (H[, B])) -> (out (T, H[, B]), new state)
+    compiled: str = ""  # the same layer for one stream in layers.c (rnnlm.models.compiled); "": numpy only
     init_torch: Callable | None = None  # adjusts a fresh torch module's weights: (rnn, config)
 
 
@@ -141,8 +145,8 @@ def _set_forget_bias(rnn, config: ModelConfig) -> None:
 
 
 CELLS = {
-    "lstm": Cell("lstm", 4, ("h", "c"), "LSTM", _prepare_lstm, _lstm_layer, _set_forget_bias),
-    "gru": Cell("gru", 3, ("h",), "GRU", _prepare_gru, _gru_layer),
+    "lstm": Cell("lstm", 4, ("h", "c"), "LSTM", _prepare_lstm, _lstm_layer, "rnnlm_lstm_layer", _set_forget_bias),
+    "gru": Cell("gru", 3, ("h",), "GRU", _prepare_gru, _gru_layer, "rnnlm_gru_layer"),
 }
 
 
@@ -167,12 +171,21 @@ def weight_shapes(config: ModelConfig) -> dict[str, tuple]:
 def stream_weights(cell: Cell, params: dict[str, np.ndarray], num_layers: int) -> tuple:
     """run_stream's weights from arrays named as in TorchRNN's state_dict: (first, layers, head_w, head_b).
 
-    layers holds each layer's weights as the cell prepares them, (w_in, b_in, w_rec, b_rec). first is the
-    (V, G) table of every token's first-layer input gates, embedding @ w_in.T + b_in: a row lookup then
+    layers holds each layer's weights as the cell prepares them, (w_in, b_in, w_rec, b_rec, step), where step
+    is the layer as the compiled step runs it (a compiled.Layer; None when there is no compiled step: numpy
+    runs the stream). first
+    is the (V, G) table of every token's first-layer input gates, embedding @ w_in.T + b_in: a row lookup then
     replaces a small matrix-vector product per token.
     """
-    layers = [cell.prepare(*(params[f"rnn.{n}_l{l}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")))
-              for l in range(num_layers)]
+    step = cell.compiled and compiled.library() is not None
+    layers = []
+    for l in range(num_layers):
+        w_ih, w_hh, b_ih, b_hh = (params[f"rnn.{n}_l{l}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        w_in, b_in, w_rec, b_rec = cell.prepare(w_ih, w_hh, b_ih, b_hh)
+        if step:  # the factors of the prepared input rows: the cell's prepare applied to ones
+            scale = cell.prepare(np.ones((len(w_ih), 1), np.float32), np.ones_like(w_hh), b_ih * 0, b_hh * 0)[0][:, 0]
+            step_layer = compiled.Layer(cell.compiled, w_ih, w_hh, scale, b_in, b_rec)
+        layers.append((w_in, b_in, w_rec, b_rec, step_layer if step else None))
     first = params["embed.weight"] @ layers[0][0].T + layers[0][1]  # (V, G)
     return first, layers, params["head.weight"], params["head.bias"]
 
@@ -185,10 +198,10 @@ def run_stream(cell: Cell, ids: np.ndarray, state: tuple, first: np.ndarray, lay
     """One stream of T tokens, layer by layer: logits (T, V) and the new state (a tuple of (L, H) arrays).
 
     A layer's input part of the gates comes for a whole chunk of tokens at once (table rows in the first
-    layer, one matrix product above it); only the recurrent part runs per token, in a few whole-vector
-    operations. With two or more layers and more than one chunk of tokens, each layer runs on its own
-    thread: layer 2 reads chunk k while layer 1 reads chunk k + 1. The per-token products release the GIL,
-    so two layers use two cores; the results are the same numbers, computed in the same order.
+    layer, one matrix product above it); only the recurrent part runs per token. With two or more layers
+    and more than one chunk of tokens, each layer runs on its own thread: layer 2 reads chunk k while layer
+    1 reads chunk k + 1. The compiled step holds no GIL for a whole chunk (numpy's products release it per
+    call), so two layers use two cores; the results are the same numbers, computed in the same order.
     """
     T = len(ids)
     new = tuple(np.array(s, dtype=np.float32) for s in state)  # (L, H) each
@@ -208,14 +221,29 @@ def run_stream(cell: Cell, ids: np.ndarray, state: tuple, first: np.ndarray, lay
 
 def _run_layer(cell: Cell, l: int, below: np.ndarray, state: tuple, first: np.ndarray, weights: tuple) -> np.ndarray:
     """Layer l over the tokens (l = 0) or the outputs (T, H) of the layer below; updates state[...][l]."""
-    w_in, b_in, w_rec, b_rec = weights
+    return _recur(cell, l, _gates_in(l, below, first, weights), state, weights)
+
+
+def _gates_in(l: int, below: np.ndarray, first: np.ndarray, weights: tuple) -> np.ndarray:
+    """The input part of layer l's gates (T, G) for the tokens (l = 0) or the outputs (T, H) of the layer below."""
+    w_in, b_in, step = weights[0], weights[1], weights[4]
     if l == 0:
-        gi_all = first[below]  # (T, G)
-    elif len(below) == 1:
-        gi_all = (w_in @ below[0] + b_in)[None]  # a matrix-vector product beats a one-row matmul
+        return first[below]  # (T, G)
+    if len(below) == 1:  # sampling: one token
+        if step is not None:
+            return step.gates_in(below[0])  # weight_ih in its stored precision (float16: half the bytes)
+        return (w_in @ below[0] + b_in)[None]  # a matrix-vector product beats a one-row matmul
+    return below @ w_in.T + b_in  # (T, G): a matrix product, where float32 BLAS beats a compiled loop
+
+
+def _recur(cell: Cell, l: int, gi_all: np.ndarray, state: tuple, weights: tuple) -> np.ndarray:
+    """Layer l's recurrence over its input gates (T, G): outputs (T, H); updates state[...][l]."""
+    _, _, w_rec, b_rec, step = weights
+    layer_state = tuple(s[l] for s in state)
+    if step is not None:
+        out, layer_state = step.run(gi_all, layer_state)
     else:
-        gi_all = below @ w_in.T + b_in  # (T, G)
-    out, layer_state = cell.run_layer(gi_all, w_rec, b_rec, tuple(s[l] for s in state))
+        out, layer_state = cell.run_layer(gi_all, w_rec, b_rec, layer_state)
     for s, value in zip(state, layer_state):
         s[l] = value
     return out
@@ -223,20 +251,27 @@ def _run_layer(cell: Cell, l: int, below: np.ndarray, state: tuple, first: np.nd
 
 def _run_layers_pipelined(cell: Cell, chunks: list[np.ndarray], state: tuple, first: np.ndarray,
                           layers: list[tuple]) -> np.ndarray:
-    """The top layer's outputs (T, H), each layer on its own thread, chunks passed up through queues."""
+    """The top layer's outputs (T, H), each layer on its own thread, chunks passed up through queues.
+
+    A layer's thread also computes the next layer's input gates for the chunk it finished (one matrix
+    product, about a fifth of a 2x512 LSTM layer's time), so the first layer, whose input gates are table
+    rows, shares that work and both threads carry about the same load."""
     L = len(layers)
-    handoff = [queue.SimpleQueue() for _ in range(L)]  # handoff[l] carries layer l's input chunks
+    handoff = [queue.SimpleQueue() for _ in range(L)]  # handoff[l] carries layer l's input gates, a chunk at a time
     top = []
     failures = []
 
     def run(l: int) -> None:
         try:
             for _ in chunks:
-                below = handoff[l].get()
-                if below is None:  # a layer below failed
+                gi_all = handoff[l].get()
+                if gi_all is None:  # a layer below failed
                     break
-                out = _run_layer(cell, l, below, state, first, layers[l])
-                (handoff[l + 1].put if l + 1 < L else top.append)(out)
+                out = _recur(cell, l, gi_all, state, layers[l])
+                if l + 1 < L:
+                    handoff[l + 1].put(_gates_in(l + 1, out, first, layers[l + 1]))
+                else:
+                    top.append(out)
         except BaseException as e:  # noqa: BLE001 - handed to the caller's thread below
             failures.append(e)
         finally:
@@ -244,7 +279,7 @@ def _run_layers_pipelined(cell: Cell, chunks: list[np.ndarray], state: tuple, fi
                 handoff[l + 1].put(None)
 
     for chunk in chunks:
-        handoff[0].put(chunk)
+        handoff[0].put(_gates_in(0, chunk, first, layers[0]))
     workers = [threading.Thread(target=run, args=(l,), daemon=True) for l in range(1, L)]
     for w in workers:
         w.start()
@@ -264,7 +299,7 @@ def run_streams(cell: Cell, ids: np.ndarray, state: tuple, first: np.ndarray, la
     B, T = ids.shape
     new = tuple(np.ascontiguousarray(np.transpose(s, (0, 2, 1)), dtype=np.float32) for s in state)  # (L, H, B)
     out = None
-    for l, (w_in, b_in, w_rec, b_rec) in enumerate(layers):
+    for l, (w_in, b_in, w_rec, b_rec, _) in enumerate(layers):
         if l == 0:
             gi_all = np.ascontiguousarray(first[ids.T].transpose(0, 2, 1))  # (T, G, B)
         else:

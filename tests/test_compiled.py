@@ -1,0 +1,193 @@
+"""The compiled LSTM and GRU layers (rnnlm/models/layers.c) give numpy's and torch's numbers, and their absence,
+a failed build or a damaged cached library leave numpy running."""
+from __future__ import annotations
+
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from rnnlm import score
+from rnnlm.config import TrainConfig
+from rnnlm.models import build_model, compiled, runner
+from rnnlm.models.numpy_cells import CELLS
+from tests.support import TEXT, tiny_config
+
+needs_compiler = pytest.mark.skipif(compiled._compiler() is None, reason="no C compiler on this machine")
+
+
+@pytest.fixture
+def fresh_library(monkeypatch, tmp_path):
+    """library() looked up again under the test's settings (a cache of its own), and again after it."""
+    monkeypatch.setenv("RNNLM_CACHE", str(tmp_path / "cache"))
+    compiled.library.cache_clear()
+    yield tmp_path / "cache" / "compiled"
+    compiled.library.cache_clear()
+
+
+def random_layer(cell_name: str, H: int, T: int, half: bool, seed: int = 0, K: int | None = None):
+    """A random layer of K inputs (H by default) and H units, as the compiled step runs it (float16-exact weights
+    when half), its weights as the cell's numpy layer takes them, inputs (T, K) and a state."""
+    rng = np.random.default_rng(seed)
+    cell, K = CELLS[cell_name], K or H
+    G = cell.gates * H
+    w_ih = (rng.standard_normal((G, K)) / np.sqrt(K)).astype(np.float32)
+    w_hh = (rng.standard_normal((G, H)) * 1.5 / np.sqrt(H)).astype(np.float32)
+    if half:
+        w_ih, w_hh = (w.astype(np.float16).astype(np.float32) for w in (w_ih, w_hh))
+    b_ih, b_hh = (rng.standard_normal((2, G)) * 0.3).astype(np.float32)
+    w_in, b_in, w_rec, b_rec = cell.prepare(w_ih, w_hh, b_ih, b_hh)
+    scale = cell.prepare(np.ones((G, 1), np.float32), np.ones_like(w_hh), b_ih, b_hh)[0][:, 0]
+    layer = compiled.Layer(cell.compiled, w_ih, w_hh, scale, b_in, b_rec)
+    x = rng.standard_normal((T, K)).astype(np.float32)
+    state = tuple((rng.standard_normal(H) * 0.5).astype(np.float32) for _ in cell.state_names)
+    return layer, (w_in, b_in, w_rec, b_rec), x, state
+
+
+@needs_compiler
+@pytest.mark.parametrize("cell_name", ["lstm", "gru"])
+@pytest.mark.parametrize("half", [False, True], ids=["float32", "float16"])
+@pytest.mark.parametrize("H", [40, 64])  # 40: the vector loops' tails run too
+def test_a_compiled_layer_gives_the_numpy_layers_numbers(cell_name, half, H):
+    assert compiled.library() is not None, compiled.reason()
+    layer, (w_in, b_in, w_rec, b_rec), x, state = random_layer(cell_name, H, T=300, half=half)
+    assert layer.w_hh.dtype == layer.w_ih.dtype == (np.float16 if half else np.float32)
+    gi = x @ w_in.T + b_in  # (T, G)
+    expected, expected_state = CELLS[cell_name].run_layer(gi, w_rec, b_rec, tuple(s.copy() for s in state))
+    got, got_state = layer.run(gi, state)
+    np.testing.assert_allclose(got, expected, atol=2e-6)
+    for a, b in zip(got_state, expected_state):
+        np.testing.assert_allclose(a, b, atol=2e-6)
+    assert np.abs(state[0]).max() > 0.1 and not np.array_equal(got_state[0], state[0])  # the input state is kept
+
+
+@needs_compiler
+@pytest.mark.parametrize("cell_name", ["lstm", "gru"])
+@pytest.mark.parametrize("half", [False, True], ids=["float32", "float16"])
+def test_one_tokens_input_gates_are_the_prepared_product(cell_name, half):
+    layer, (w_in, b_in, _, _), x, _ = random_layer(cell_name, 24, T=3, half=half, K=40)
+    for row in x:
+        np.testing.assert_allclose(layer.gates_in(row), (w_in @ row + b_in)[None], rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="40 numbers"):
+        layer.gates_in(x[0, :24])
+
+
+def test_float16_is_chosen_only_when_every_weight_is_a_float16():
+    w = np.random.default_rng(0).standard_normal((12, 4)).astype(np.float32)
+    assert compiled.step_weights(w).dtype == np.float32
+    halved = w.astype(np.float16).astype(np.float32)
+    assert compiled.step_weights(halved).dtype == np.float16
+    halved[3, 1] += 1e-6  # one weight off the float16 grid
+    assert compiled.step_weights(halved).dtype == np.float32
+
+
+@needs_compiler
+def test_a_layer_refuses_arrays_that_do_not_fit_together():
+    layer, (w_in, b_in, _, _), x, state = random_layer("gru", 16, T=5, half=False)
+    gi = x @ w_in.T + b_in
+    with pytest.raises(ValueError, match="do not fit together"):
+        layer.run(gi[:, :-3], state)
+    with pytest.raises(ValueError, match="do not fit together"):
+        layer.run(gi, (state[0][:8],))
+    with pytest.raises(ValueError, match="do not fit together"):
+        compiled.Layer("rnnlm_gru_layer", layer.w_ih, layer.w_hh[:-1], layer.scale, layer.b_in, layer.b_rec)
+
+
+@pytest.fixture(params=["lstm", "gru"])
+def trained_pair(request):
+    """A tiny 2-layer torch model moved off its initial weights, and the same weights run in numpy."""
+    model = build_model(tiny_config(request.param, hidden_size=48), seed=5)
+    trainer = model.trainer(TrainConfig(lr=1e-2, seed=0))
+    ids = model.vocab.encode(TEXT[:400]).reshape(4, 100)
+    for _ in range(5):
+        trainer.train_step(ids[:, :-1], ids[:, 1:], model.init_state(4), lr=1e-2)
+    run = runner(model)
+    return model, run
+
+
+@needs_compiler
+def test_a_long_stream_through_the_compiled_pipeline_matches_torch(trained_pair, fresh_library):
+    """Over 700 tokens: three chunks, each layer on its own thread, the compiled step in both layers."""
+    model, run = trained_pair
+    run._stream = None
+    assert all(layer[4] is not None for layer in run._weights()[1]), compiled.reason()
+    ids = np.random.default_rng(2).integers(0, model.config.vocab_size, size=(1, 700))
+    expected, torch_state = model.forward(ids, model.init_state(1))
+    got, state = run.forward(ids, run.init_state(1))
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    for a, b in zip(run.state_tensors(state).values(), model.state_tensors(torch_state).values()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@needs_compiler
+def test_sampling_steps_through_the_compiled_layers_match_torch(trained_pair, fresh_library):
+    """One token at a time (how sampling runs): the upper layer's input gates come from the compiled product."""
+    model, run = trained_pair
+    run._stream = None
+    ids = np.random.default_rng(3).integers(0, model.config.vocab_size, size=(1, 30))
+    expected, _ = model.forward(ids, model.init_state(1))
+    state, steps = run.init_state(1), []
+    for t in range(ids.shape[1]):
+        logits, state = run.step(ids[:, t], state)  # (1, V)
+        steps.append(logits)
+    assert all(layer[4] is not None for layer in run._weights()[1]), compiled.reason()
+    np.testing.assert_allclose(np.stack(steps, axis=1), expected, rtol=1e-4, atol=1e-5)
+
+
+@needs_compiler
+def test_scores_agree_with_and_without_the_compiled_step(trained_pair, fresh_library, monkeypatch):
+    _, run = trained_pair
+    text = TEXT * 2
+    run._stream = None
+    with_step = score(run, text)
+    monkeypatch.setenv("RNNLM_COMPILED", "0")
+    compiled.library.cache_clear()
+    run._stream = None
+    assert all(layer[4] is None for layer in run._weights()[1]) and compiled.reason() == "RNNLM_COMPILED=0"
+    without = score(run, text)
+    assert abs(with_step.nats_per_char - without.nats_per_char) < 1e-5
+
+
+def write_script(path, body: str) -> str:
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return str(path)
+
+
+def test_a_failing_compiler_leaves_numpy_running_and_says_why(trained_pair, fresh_library, monkeypatch, tmp_path):
+    """The compiler writes half a library and dies: nothing loads from the cache, no temporary file stays."""
+    _, run = trained_pair
+    cc = write_script(tmp_path / "cc", 'while [ "$1" != "-o" ]; do shift; done; printf "\\177ELF half" > "$2"; exit 1\n')
+    monkeypatch.setenv("CC", cc)
+    run._stream = None
+    result = score(run, TEXT)
+    assert compiled.library() is None and "failed" in compiled.reason() and cc in compiled.reason()
+    assert all(layer[4] is None for layer in run._weights()[1])
+    assert not fresh_library.exists() or not any(fresh_library.iterdir())
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
+    compiled.library.cache_clear()
+    assert compiled.library() is None and "no-such-compiler" in compiled.reason()
+    assert np.isfinite(result.nats_per_char)
+
+
+@needs_compiler
+def test_a_damaged_library_in_the_cache_is_built_again(fresh_library):
+    target = compiled.library_path(compiled._compiler())
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"\x7fELF" + os.urandom(200))  # what a disk error or a foreign file could leave
+    assert compiled.library() is not None, compiled.reason()
+    layer, (w_in, b_in, w_rec, b_rec), x, state = random_layer("lstm", 16, T=4, half=True)
+    gi = x @ w_in.T + b_in
+    expected, _ = CELLS["lstm"].run_layer(gi, w_rec, b_rec, state)
+    np.testing.assert_allclose(layer.run(gi, state)[0], expected, atol=1e-6)
+
+
+@needs_compiler
+def test_the_library_is_built_once_per_machine(fresh_library):
+    assert compiled.library() is not None, compiled.reason()
+    (built,) = fresh_library.glob("layers-*")
+    mtime = built.stat().st_mtime_ns
+    compiled.library.cache_clear()
+    assert compiled.library() is not None
+    assert [p.name for p in fresh_library.iterdir()] == [built.name] and built.stat().st_mtime_ns == mtime
