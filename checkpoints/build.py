@@ -97,8 +97,9 @@ COMPARE = ("sherlock-words", "sherlock-chars")
 def storage(model, val_text: str, prefer_half: bool) -> tuple[str | None, dict]:
     """("float16", its figure for the card) when the weights should be stored halved and may be, else (None, {}).
 
-    Halved when float32 weights pass MAX_BYTES, or prefer_half (to keep checkpoints/ under 80 MB); kept only
-    when the validation loss (the whole split, nats per token) moves by less than MAX_HALF_CHANGE."""
+    Halved when float32 weights pass MAX_BYTES, or prefer_half (every set: it keeps checkpoints/ under 80 MB, and
+    the compiled LSTM and GRU step reads float16 recurrent weights as they are, half the bytes per token); kept
+    only when the validation loss (the whole split, nats per token) moves by less than MAX_HALF_CHANGE."""
     big = sum(t.nbytes for t in model.tensors().values()) > MAX_BYTES
     if not (big or prefer_half) or spec_for(model.config.model_type).integer_weights:  # counts stay integers
         return None, {}
@@ -184,7 +185,7 @@ def bundle(set_name: str, name: str, data: str, run: Path, dest: Path, minutes: 
         training_time_note=TIME_NOTE,
         **novelty(model, train_text),
     )
-    dtype, figures = storage(model, val_text, prefer_half=set_name != "shakespeare-chars")
+    dtype, figures = storage(model, val_text, prefer_half=True)
     model.config.metrics |= figures
     if (set_name, name) in HISTORY:
         model.config.metrics["history"] = HISTORY[(set_name, name)]
@@ -204,7 +205,7 @@ def refresh(set_name: str, name: str, folder: Path, data: str) -> None:
     model = store.load(folder)
     train_text, val_text = split(read_text(data), model.config.training.get("val_fraction", 0.1))
     model.config.metrics |= novelty(model, train_text)
-    dtype, figures = storage(model, val_text, prefer_half=set_name != "shakespeare-chars")
+    dtype, figures = storage(model, val_text, prefer_half=True)
     model.config.metrics |= figures
     if dtype:
         store.save(model, folder, dtype=dtype)
