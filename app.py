@@ -13,6 +13,7 @@ import html
 import io
 import math
 import os
+import threading
 import time
 from importlib.util import find_spec
 from pathlib import Path
@@ -24,7 +25,7 @@ import pandas as pd
 from rnnlm import playground as pg
 from rnnlm import threads
 from rnnlm.hub import HubError, redact
-from rnnlm.models import MODELS
+from rnnlm.models import MODELS, compiled
 from rnnlm.modelsets import MODEL_SETS
 from rnnlm.playground import guard
 from rnnlm.playground.apidocs import one_line_defaults
@@ -1379,10 +1380,12 @@ def guard_queue(blocks: gr.Blocks) -> None:
 
 def launch(blocks: gr.Blocks | None = None, **kwargs):
     """Serve a demo (the module's own by default) with the app's theme, styles and keyboard shortcuts (Gradio 6
-    takes them at launch), request bodies capped and few sessions kept (guard.launch_options). The Inside tab's
-    held-out statistics are computed in the background meanwhile (several seconds, once)."""
+    takes them at launch), request bodies capped and few sessions kept (guard.launch_options). The compiled LSTM
+    and GRU step is built (about a second, once per machine) and the Inside tab's held-out statistics are
+    computed (several seconds, once) in the background meanwhile."""
     blocks = blocks or demo
     view = blocks.view  # the first set's; another set's are computed when its Inside views are first asked for
+    threading.Thread(target=compiled.library, name="compiled step", daemon=True).start()
     view._inside_samples().warm(view.inside_models())
     return blocks.launch(theme=THEME, css=CSS, js=SHORTCUTS, **(guard.launch_options() | kwargs))
 

@@ -10,7 +10,9 @@ numpy RNN 1x512 at least 30,000 chars/s. Busy: the same runs with one competing 
 float32 matrix-product loop on one thread), at most 3x slower than idle.
 
 The LSTM, GRU and 2-layer RNN are the bundled checkpoints; the 1x512 RNN has random weights (speed does
-not depend on the values). Each figure is the best of --repeats runs.
+not depend on the values). The LSTM and GRU run their steps compiled (rnnlm/models/layers.c) where a C
+compiler is at hand; the "numpy step" rows run the same weights with RNNLM_COMPILED=0. Each figure is the
+best of --repeats runs.
 """
 from __future__ import annotations
 
@@ -68,6 +70,31 @@ def plain_torch(model, text: str):
     return run
 
 
+def numpy_step(folder: Path):
+    """The checkpoint loaded for inference with its layers fixed to numpy's steps (RNNLM_COMPILED=0)."""
+    from rnnlm.models import compiled
+
+    model = load_model(folder, inference=True)
+    os.environ["RNNLM_COMPILED"] = "0"
+    compiled.library.cache_clear()
+    try:
+        model._weights()  # made once, with no compiled step in them
+    finally:
+        del os.environ["RNNLM_COMPILED"]
+        compiled.library.cache_clear()
+    return model
+
+
+def step_kind(model) -> str:
+    """How the model's single stream runs its recurrence, in words."""
+    from rnnlm.models import compiled
+
+    steps = [layer[4] for layer in model._weights()[1]]
+    if any(w is None for w in steps):
+        return f"numpy ({compiled.reason() or 'no compiled step'})"
+    return f"compiled (layers.c), {' and '.join(sorted({str(w.dtype) for w in steps}))} recurrent weights"
+
+
 def figures(models: dict, text: str, repeats: int) -> dict[str, float]:
     out = {}
     for name, (inference, trained) in models.items():
@@ -108,11 +135,15 @@ def main() -> None:
     threads.single_stream()  # what `python -m rnnlm score` does
     ckpt = REPO / "checkpoints"
     models = {name: (load_model(ckpt / name, inference=True), load_model(ckpt / name)) for name in ("lstm", "gru")}
+    for name in ("lstm", "gru"):
+        models[f"{name}, numpy step"] = (numpy_step(ckpt / name), None)
     models["rnn 2x512 (bundled)"] = (load_model(ckpt / "rnn", inference=True), None)
     text = held_out(models["lstm"][0], args.chars)
     rnn1 = build_model(ModelConfig(model_type="rnn", vocab=models["lstm"][0].config.vocab, hidden_size=512, num_layers=1))
     models["rnn 1x512"] = (rnn1, None)
     print(f"cpus: {os.cpu_count()}, {len(text)} held-out characters, best of {args.repeats}")
+    for name in ("lstm", "gru"):
+        print(f"{name} step: {step_kind(models[name][0])}")
 
     idle = figures(models, text, args.repeats)
     busy = None
