@@ -92,7 +92,7 @@ def step_kind(model) -> str:
     steps = [layer[4] for layer in model._weights()[1]]
     if any(w is None for w in steps):
         return f"numpy ({compiled.reason() or 'no compiled step'})"
-    return f"compiled (layers.c), {' and '.join(sorted({str(w.dtype) for w in steps}))} recurrent weights"
+    return f"compiled (layers.c), {' and '.join(sorted({str(w.w_hh.dtype) for w in steps}))} weights"
 
 
 def figures(models: dict, text: str, repeats: int) -> dict[str, float]:
