@@ -173,8 +173,8 @@ def stream_weights(cell: Cell, params: dict[str, np.ndarray], num_layers: int) -
 
     layers holds each layer's weights as the cell prepares them, (w_in, b_in, w_rec, b_rec, step), where step
     is the layer as the compiled step runs it (a compiled.Layer; None when there is no compiled step: numpy
-    runs the stream). first
-    is the (V, G) table of every token's first-layer input gates, embedding @ w_in.T + b_in: a row lookup then
+    runs the stream). first is the (V, G) table of every token's first-layer input gates,
+    embedding @ w_in.T + b_in: a row lookup then
     replaces a small matrix-vector product per token.
     """
     step = cell.compiled and compiled.library() is not None
