@@ -82,6 +82,17 @@ TEMPERATURES = ("0.2", "0.5", "0.8", "1.0", "1.2")
 SAMPLE_PROMPT, SAMPLE_SEED, SAMPLE_LENGTH = "\n", 7, 120
 
 
+def stepped_logits(model, ids):
+    """Logits (B, T, V) of ids (B, T) fed one token at a time through model.step, as sampling feeds them."""
+    import numpy as np
+
+    state, steps = model.init_state(ids.shape[0]), []
+    for t in range(ids.shape[1]):
+        logits, state = model.step(ids[:, t], state)  # (B, V)
+        steps.append(logits)
+    return np.stack(steps, axis=1)
+
+
 def write_samples(folder: Path) -> None:
     """samples.json in the format the gallery reads (see rnnlm.playground.gallery)."""
     model = load_model(folder)

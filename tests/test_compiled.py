@@ -12,7 +12,7 @@ from rnnlm import score
 from rnnlm.config import TrainConfig
 from rnnlm.models import build_model, compiled, runner
 from rnnlm.models.numpy_cells import CELLS
-from tests.support import TEXT, tiny_config
+from tests.support import TEXT, stepped_logits, tiny_config
 
 needs_compiler = pytest.mark.skipif(compiled._compiler() is None, reason="no C compiler on this machine")
 
@@ -127,12 +127,9 @@ def test_sampling_steps_through_the_compiled_layers_match_torch(trained_pair, fr
     run._stream = None
     ids = np.random.default_rng(3).integers(0, model.config.vocab_size, size=(1, 30))
     expected, _ = model.forward(ids, model.init_state(1))
-    state, steps = run.init_state(1), []
-    for t in range(ids.shape[1]):
-        logits, state = run.step(ids[:, t], state)  # (1, V)
-        steps.append(logits)
+    got = stepped_logits(run, ids)
     assert all(layer[4] is not None for layer in run._weights()[1]), compiled.reason()
-    np.testing.assert_allclose(np.stack(steps, axis=1), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
 
 
 @needs_compiler

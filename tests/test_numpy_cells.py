@@ -10,7 +10,7 @@ import pytest
 from rnnlm import generate, score, store
 from rnnlm.config import TrainConfig
 from rnnlm.models import build_model
-from tests.support import REPO, TEXT, tiny_config
+from tests.support import REPO, TEXT, stepped_logits, tiny_config
 
 CELLS = ["lstm", "gru"]
 
@@ -49,11 +49,7 @@ def test_steps_match_torch_and_forward(pair):
     torch_model, cells = pair
     ids = np.random.default_rng(1).integers(0, cells.config.vocab_size, size=(2, 9))
     expected, _ = torch_model.forward(ids, torch_model.init_state(2))
-    state, steps = cells.init_state(2), []
-    for t in range(ids.shape[1]):
-        out, state = cells.step(ids[:, t], state)  # (2, V)
-        steps.append(out)
-    np.testing.assert_allclose(np.stack(steps, axis=1), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(stepped_logits(cells, ids), expected, rtol=1e-4, atol=1e-5)
 
 
 def test_same_seed_same_text_and_score(pair):
