@@ -150,7 +150,9 @@ class Layer:
         if self.w_ih.shape[0] != self.G or self.scale.shape != (self.G,) or self.b_in.shape != (self.G,) or (
                 self.b_rec is not None and self.b_rec.shape != (self.H,)):
             raise ValueError(f"{function}: weights {self.w_ih.shape} and {self.w_hh.shape} do not fit together")
-        # the arrays' addresses, taken once (each costs about a microsecond, and a token's step makes several)
+        # the functions and the arrays' addresses, found once (an address costs about a microsecond, and a
+        # token's step needs several)
+        self._run, self._gates_in = getattr(library(), function), library().rnnlm_gates_in
         self._w_ih, self._w_hh, self._scale, self._b_in, self._b_rec = (
             _ptr(self.w_ih), _ptr(self.w_hh), _ptr(self.scale), _ptr(self.b_in), _ptr(self.b_rec))
 
@@ -160,8 +162,8 @@ class Layer:
         if x.shape != (self.K,):
             raise ValueError(f"gates_in: an input of {self.K} numbers expected, got shape {x.shape}")
         y = np.empty((1, self.G), dtype=np.float32)
-        library().rnnlm_gates_in(self.G, self.K, self._w_ih, int(self.w_ih.dtype == np.float16), _ptr(x),
-                                 self._scale, self._b_in, _ptr(y))
+        self._gates_in(self.G, self.K, self._w_ih, int(self.w_ih.dtype == np.float16), _ptr(x),
+                       self._scale, self._b_in, _ptr(y))
         return y
 
     def run(self, gi_all: np.ndarray, state: tuple) -> tuple[np.ndarray, tuple]:
@@ -176,6 +178,6 @@ class Layer:
         out = np.empty((T, H), dtype=np.float32)
         scratch = np.empty(self.G, dtype=np.float32)
         h, c = state if len(state) == 2 else (state[0], None)
-        getattr(library(), self.function)(T, H, _ptr(gi_all), self._w_hh, int(self.w_hh.dtype == np.float16),
-                                          self._b_rec, _ptr(h), _ptr(c), _ptr(out), _ptr(scratch))
+        self._run(T, H, _ptr(gi_all), self._w_hh, int(self.w_hh.dtype == np.float16), self._b_rec, _ptr(h), _ptr(c),
+                  _ptr(out), _ptr(scratch))
         return out, state

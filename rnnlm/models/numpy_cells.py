@@ -183,7 +183,7 @@ def stream_weights(cell: Cell, params: dict[str, np.ndarray], num_layers: int) -
         w_ih, w_hh, b_ih, b_hh = (params[f"rnn.{n}_l{l}"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
         w_in, b_in, w_rec, b_rec = cell.prepare(w_ih, w_hh, b_ih, b_hh)
         if step:  # the factors of the prepared input rows: the cell's prepare applied to ones
-            scale = cell.prepare(np.ones((len(w_ih), 1), np.float32), np.ones_like(w_hh), b_ih * 0, b_hh * 0)[0][:, 0]
+            scale = cell.prepare(np.ones((len(w_ih), 1), np.float32), np.ones_like(w_hh), b_ih, b_hh)[0][:, 0]
             step_layer = compiled.Layer(cell.compiled, w_ih, w_hh, scale, b_in, b_rec)
         layers.append((w_in, b_in, w_rec, b_rec, step_layer if step else None))
     first = params["embed.weight"] @ layers[0][0].T + layers[0][1]  # (V, G)
