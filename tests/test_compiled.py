@@ -3,6 +3,7 @@ a failed build or a damaged cached library leave numpy running."""
 from __future__ import annotations
 
 import os
+import platform
 import stat
 
 import numpy as np
@@ -60,6 +61,37 @@ def test_a_compiled_layer_gives_the_numpy_layers_numbers(cell_name, half, H):
     for a, b in zip(got_state, expected_state):
         np.testing.assert_allclose(a, b, atol=2e-6)
     assert np.abs(state[0]).max() > 0.1 and not np.array_equal(got_state[0], state[0])  # the input state is kept
+
+
+def _cpu_has(*flags: str) -> bool:
+    try:
+        words = set(open("/proc/cpuinfo").read().split())
+    except OSError:
+        return False
+    return all(f in words for f in flags)
+
+
+INSTRUCTION_SETS = {  # layers.c's other paths than the one -march=native picks on this machine
+    "avx2": (("-O3", "-mavx2", "-mfma", "-mf16c"), ("avx2", "fma", "f16c")),
+    "plain C": (("-O3", "-mno-avx", "-mno-f16c"), ()),
+}
+
+
+@needs_compiler
+@pytest.mark.parametrize("instruction_set", list(INSTRUCTION_SETS))
+def test_each_instruction_sets_path_gives_the_numpy_layers_numbers(instruction_set, monkeypatch, fresh_library):
+    flags, cpu_flags = INSTRUCTION_SETS[instruction_set]
+    if platform.machine() not in ("x86_64", "AMD64") or not _cpu_has(*cpu_flags):
+        pytest.skip(f"this CPU cannot run the {instruction_set} path")
+    monkeypatch.setattr(compiled, "FLAGS", (*flags, "-shared", "-fPIC", "-std=c11"))
+    assert compiled.library() is not None, compiled.reason()
+    for cell_name in ("lstm", "gru"):
+        for half in (False, True):
+            layer, (w_in, b_in, w_rec, b_rec), x, state = random_layer(cell_name, 40, T=50, half=half)
+            gi = x @ w_in.T + b_in
+            expected, _ = CELLS[cell_name].run_layer(gi, w_rec, b_rec, tuple(s.copy() for s in state))
+            np.testing.assert_allclose(layer.run(gi, state)[0], expected, atol=2e-6)
+            np.testing.assert_allclose(layer.gates_in(x[0]), (w_in @ x[0] + b_in)[None], rtol=1e-6, atol=1e-6)
 
 
 @needs_compiler

@@ -5,8 +5,9 @@ One stream's step reads the whole recurrent matrix for a single token, and in nu
 chunk of tokens in one call that holds no lock, so run_stream's two layer threads really run side by side,
 and the matrix stays in the precision the checkpoint stored: float16 weights (the bundled sets store
 them where that moves validation loss by under 0.002 nats/token) are read as float16, half the bytes,
-giving the same numbers. Measured per layer step of a 2x512 LSTM (benchmarks/bench_score.py has the whole
-picture): numpy 185 us, compiled float32 182 us, compiled float16 94 us.
+giving the same numbers. Measured per layer step of a 2x512 LSTM on a core with 2 MB of L2 (benchmarks/
+bench_score.py has the whole picture): numpy 181 us, compiled float32 106 to 133 us, compiled float16 50 to
+70 us (80 to 90 us when every step read the matrix in the same order; layers.c says why).
 
 No compiler (the `cc` on PATH, or $CC), a failed build or RNNLM_COMPILED=0: everything runs in numpy as
 before, with the same results to float rounding. The library is built once per machine into

@@ -253,23 +253,31 @@ def _run_layers_pipelined(cell: Cell, chunks: list[np.ndarray], state: tuple, fi
                           layers: list[tuple]) -> np.ndarray:
     """The top layer's outputs (T, H), each layer on its own thread, chunks passed up through queues.
 
-    A layer's thread also computes the next layer's input gates for the chunk it finished (one matrix
-    product, about a fifth of a 2x512 LSTM layer's time), so the first layer, whose input gates are table
-    rows, shares that work and both threads carry about the same load."""
+    A layer's input gates for a chunk are one matrix product over the outputs of the layer below (about
+    two fifths of a 2x512 LSTM layer's time), and the two threads around it share it: the layer below
+    computes the first half of the chunk's rows when it finishes the chunk, the layer above the second half
+    before its steps. So the first layer, whose input gates are table rows, carries the same load as the
+    second. Rows of a matrix product are computed independently: the same numbers as one product."""
     L = len(layers)
-    handoff = [queue.SimpleQueue() for _ in range(L)]  # handoff[l] carries layer l's input gates, a chunk at a time
-    top = []
+    handoff = [queue.SimpleQueue() for _ in range(L)]  # handoff[l]: (outputs of layer l - 1, input gates of layer
+    top = []                                           # l with their first `done` rows filled, done), a chunk at a time
     failures = []
 
     def run(l: int) -> None:
         try:
             for _ in chunks:
-                gi_all = handoff[l].get()
-                if gi_all is None:  # a layer below failed
+                item = handoff[l].get()
+                if item is None:  # a layer below failed
                     break
+                below, gi_all, done = item
+                if done < len(gi_all):
+                    _gates_into(gi_all[done:], below[done:], layers[l])
                 out = _recur(cell, l, gi_all, state, layers[l])
                 if l + 1 < L:
-                    handoff[l + 1].put(_gates_in(l + 1, out, first, layers[l + 1]))
+                    gi_next = np.empty((len(out), len(layers[l + 1][1])), dtype=np.float32)
+                    half = len(out) // 2
+                    _gates_into(gi_next[:half], out[:half], layers[l + 1])
+                    handoff[l + 1].put((out, gi_next, half))
                 else:
                     top.append(out)
         except BaseException as e:  # noqa: BLE001 - handed to the caller's thread below
@@ -279,7 +287,8 @@ def _run_layers_pipelined(cell: Cell, chunks: list[np.ndarray], state: tuple, fi
                 handoff[l + 1].put(None)
 
     for chunk in chunks:
-        handoff[0].put(_gates_in(0, chunk, first, layers[0]))
+        gi_all = _gates_in(0, chunk, first, layers[0])
+        handoff[0].put((chunk, gi_all, len(gi_all)))
     workers = [threading.Thread(target=run, args=(l,), daemon=True) for l in range(1, L)]
     for w in workers:
         w.start()
@@ -289,6 +298,14 @@ def _run_layers_pipelined(cell: Cell, chunks: list[np.ndarray], state: tuple, fi
     if failures:
         raise failures[0]
     return np.concatenate(top)
+
+
+def _gates_into(gi: np.ndarray, below: np.ndarray, weights: tuple) -> None:
+    """gi (T, G) = the input part of a layer's gates for the outputs (T, H) of the layer below: _gates_in's matrix
+    product, written in place."""
+    if len(below):
+        np.matmul(below, weights[0].T, out=gi)
+        gi += weights[1]
 
 
 def run_streams(cell: Cell, ids: np.ndarray, state: tuple, first: np.ndarray, layers: list[tuple],
