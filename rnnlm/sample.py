@@ -140,13 +140,17 @@ class Stream:
         ids = self.prompt.ids
         logits, state = model.forward(ids[None, :], model.init_state(1))  # warm up on the prompt
         logits = logits[0, -1]  # (V,) prediction after the last prompt token
+        stepper = model.stepper(state) if hasattr(model, "stepper") else None  # the compiled one-token step
         for i in range(s.length):
             nxt = pick(logits, s, self.rng.random())
             self.tokens.append(tokens[nxt])
             yield writer.piece(tokens[nxt])
             if i + 1 < s.length:
-                step_logits, state = model.step(np.array([nxt]), state)
-                logits = step_logits[0]
+                if stepper is not None:
+                    logits = stepper.step(nxt)
+                else:
+                    step_logits, state = model.step(np.array([nxt]), state)
+                    logits = step_logits[0]
 
 
 def stream(model, prompt: str = "", rng=None, **settings) -> Stream:

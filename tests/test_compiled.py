@@ -9,7 +9,7 @@ import stat
 import numpy as np
 import pytest
 
-from rnnlm import score
+from rnnlm import generate, score
 from rnnlm.config import TrainConfig
 from rnnlm.models import build_model, compiled, runner
 from rnnlm.models.numpy_cells import CELLS
@@ -162,6 +162,37 @@ def test_sampling_steps_through_the_compiled_layers_match_torch(trained_pair, fr
     got = stepped_logits(run, ids)
     assert all(layer[4] is not None for layer in run._weights()[1]), compiled.reason()
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+@needs_compiler
+def test_the_in_place_stepper_gives_torchs_logits_and_state(trained_pair, fresh_library):
+    """compiled.Stepper, what sampling runs per token: torch's logits token by token, and torch's state after."""
+    model, run = trained_pair
+    run._stream = None
+    ids = np.random.default_rng(4).integers(0, model.config.vocab_size, size=(1, 40))
+    expected, torch_state = model.forward(ids, model.init_state(1))
+    start = run.init_state(1)
+    stepper = run.stepper(start)
+    assert stepper is not None, compiled.reason()
+    got = np.stack([stepper.step(int(i)) for i in ids[0]])
+    np.testing.assert_allclose(got, expected[0], rtol=1e-4, atol=1e-5)
+    for a, b in zip(stepper.state(), torch_state):
+        np.testing.assert_allclose(a, b.detach().numpy(), rtol=1e-4, atol=1e-5)
+    assert not any(s.any() for s in start)  # the state handed in is copied, not written
+    with pytest.raises(ValueError, match="token ids must be in"):
+        stepper.step(model.config.vocab_size)
+
+
+@needs_compiler
+def test_sampling_writes_the_same_text_with_and_without_the_compiled_step(trained_pair, fresh_library, monkeypatch):
+    _, run = trained_pair
+    run._stream = None
+    with_step = generate(run, "The ", length=200, temperature=1.0, seed=7)
+    monkeypatch.setenv("RNNLM_COMPILED", "0")
+    compiled.library.cache_clear()
+    run._stream = None
+    assert run.stepper(run.init_state(1)) is None
+    assert generate(run, "The ", length=200, temperature=1.0, seed=7) == with_step
 
 
 @needs_compiler

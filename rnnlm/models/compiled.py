@@ -182,3 +182,58 @@ class Layer:
         self._run(T, H, _ptr(gi_all), self._w_hh, int(self.w_hh.dtype == np.float16), self._b_rec, _ptr(h), _ptr(c),
                   _ptr(out), _ptr(scratch))
         return out, state
+
+
+class Stepper:
+    """One stream through a stack of compiled layers, a token at a time, its state kept in place: what sampling
+    runs per token. Each token is a C call per layer (and one for each upper layer's input gates), with every
+    array allocated and every address found once: through the general forward(), the same token spends more
+    time in Python (copying the state, checking shapes, finding addresses) than the C calls take.
+
+    first (V, G) holds every token's prepared first-layer input gates (numpy_cells.stream_weights), head_w (V, H)
+    and head_b (V,) the output layer; state is a tuple of (L, H) arrays, (h, c) or (h,), copied in."""
+
+    def __init__(self, layers: list[Layer], first: np.ndarray, head_w: np.ndarray, head_b: np.ndarray, state: tuple):
+        H, G = layers[0].H, layers[0].G
+        self.first = np.ascontiguousarray(first, dtype=np.float32)
+        self.head_w, self.head_b = head_w, head_b
+        self.states = tuple(np.array(s, dtype=np.float32) for s in state)  # (L, H) each, written in place
+        L = len(layers)
+        if any(l.H != H or l.G != G for l in layers) or self.first.shape[1] != G or any(
+                s.shape != (L, H) for s in self.states) or head_w.shape[1] != H:
+            raise ValueError(f"Stepper: layers, first {self.first.shape}, head {head_w.shape} and state "
+                             f"{[s.shape for s in self.states]} do not fit together")
+        self.layers = layers  # kept alive: the calls below hold their arrays' addresses
+        self._gi = np.empty((L, G), dtype=np.float32)
+        self._out = np.empty((L, H), dtype=np.float32)
+        self._scratch = np.empty(G, dtype=np.float32)
+        self._first, self._row = _ptr(self.first), G * 4
+        rows = lambda a, l: a.ctypes.data + l * a.strides[0]  # noqa: E731 - the address of row l
+        h, c = self.states if len(self.states) == 2 else (self.states[0], None)
+        self._calls = []
+        for l, layer in enumerate(layers):
+            gates = None if l == 0 else (layer._gates_in, (layer.G, layer.K, layer._w_ih, int(layer.w_ih.dtype == np.float16),
+                                                          rows(h, l - 1), layer._scale, layer._b_in, rows(self._gi, l)))
+            run = (layer._run, [1, H, rows(self._gi, l), layer._w_hh, int(layer.w_hh.dtype == np.float16),
+                                layer._b_rec, rows(h, l), None if c is None else rows(c, l), rows(self._out, l),
+                                _ptr(self._scratch)])
+            self._calls.append((gates, run))
+        self._top = h[L - 1]
+
+    def step(self, token: int) -> np.ndarray:
+        """Read one token: the logits (V,) of the next."""
+        if not 0 <= token < len(self.first):
+            raise ValueError(f"token ids must be in [0, {len(self.first)}), got {token}")
+        (_, (run, args)), *upper = self._calls
+        args[2] = self._first + token * self._row  # the first layer's input gates: the token's row of first
+        run(*args)
+        for (gates_in, gates_args), (run, args) in upper:
+            gates_in(*gates_args)
+            run(*args)
+        logits = self.head_w @ self._top
+        logits += self.head_b
+        return logits
+
+    def state(self) -> tuple:
+        """The state now, as a tuple of (L, 1, H) arrays (the model's state for one stream)."""
+        return tuple(s[:, None].copy() for s in self.states)

@@ -390,6 +390,14 @@ class CellLM:
                 s[:, b] = value
         return logits, new
 
+    def stepper(self, state: tuple) -> compiled.Stepper | None:
+        """One stream from state (a tuple of (L, 1, H) arrays), a token at a time, in place (compiled.Stepper): what
+        sampling runs per token. None where the compiled step is not there (numpy runs step() instead)."""
+        first, layers, head_w, head_b = self._weights()
+        if any(layer[4] is None for layer in layers) or state[0].shape[1] != 1:
+            return None
+        return compiled.Stepper([layer[4] for layer in layers], first, head_w, head_b, tuple(s[:, 0] for s in state))
+
     def step(self, ids: np.ndarray, state: tuple):
         """One token per stream: ids (B,) -> logits (B, V) and the new state."""
         logits, state = self.forward(np.asarray(ids, dtype=np.int64)[:, None], state)
