@@ -282,8 +282,9 @@ def test_the_input_gradient_sums_rows_per_token_id_as_a_one_hot_product_would():
     from rnnlm.models.numpy_rnn import sum_rows_by_id
 
     rng = np.random.default_rng(0)
-    ids = rng.integers(0, 9, 50)  # repeats, and some of the 12 ids never occur
-    rows = rng.standard_normal((50, 5))
-    onehot = (ids[None, :] == np.arange(12)[:, None]).astype(np.float64)  # (V, N)
-    np.testing.assert_allclose(sum_rows_by_id(ids, rows, 12), onehot @ rows, rtol=1e-12, atol=1e-12)
-    assert sum_rows_by_id(ids[:0], rows[:0], 12).shape == (12, 5)
+    for V in (12, 300):  # characters (a one-hot product) and words (sorted rows summed per id)
+        ids = rng.integers(0, V * 3 // 4, 500)  # repeats, and some of the V ids never occur
+        rows = rng.standard_normal((500, 5))
+        onehot = (ids[None, :] == np.arange(V)[:, None]).astype(np.float64)  # (V, N)
+        np.testing.assert_allclose(sum_rows_by_id(ids, rows, V), onehot @ rows, rtol=1e-12, atol=1e-12)
+        assert sum_rows_by_id(ids[:0], rows[:0], V).shape == (V, 5)

@@ -21,12 +21,20 @@ from .numpy_optim import NumpyTrainer
 FORWARD_CHUNK = 1024  # time steps per pass in forward(): activations for B * 1024 * H values at a time
 
 
+ONE_HOT_MAX_V = 128  # sum_rows_by_id multiplies by a one-hot matrix up to this many token types
+
+
 def sum_rows_by_id(ids: np.ndarray, rows: np.ndarray, V: int) -> np.ndarray:
     """(V, H): out[v] = the sum of rows[i] over every i with ids[i] == v (the gradient of a row gather).
 
-    Sorted by id and summed per run of equal ids: for 10,000 words a one-hot (V, N) matrix would take
-    hundreds of MB; for 65 characters this is still faster than multiplying by it (16 ms against 22 ms for
-    6,400 rows of 512)."""
+    For characters (V up to ONE_HOT_MAX_V) one product with the one-hot (V, N) matrix; for words, where that
+    matrix would take hundreds of MB, the rows sorted by id and summed per run of equal ids. Measured for
+    2,048 rows of 512 on one core: 65 characters 1.4 ms one-hot against 5.1 ms sorted; 10,000 words 18 ms
+    sorted against 155 ms one-hot."""
+    if V <= ONE_HOT_MAX_V:
+        one_hot = np.zeros((V, len(ids)), dtype=rows.dtype)
+        one_hot[ids, np.arange(len(ids))] = 1
+        return one_hot @ rows
     order = np.argsort(ids, kind="stable")
     sorted_ids = ids[order]
     starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]]) if len(ids) else np.empty(0, np.int64)
