@@ -4,6 +4,9 @@
     python benchmarks/bench_score.py --no-busy     # idle only
     python benchmarks/bench_score.py --rss 50      # also: peak memory of `score --text-file` on a 50 MB file
 
+It also prints how fast the three bundled models sample (`generate`, --sample characters from a short
+prompt, one token at a time as the app's Compare runs them), compiled and with the numpy step.
+
 Targets on an idle machine: the LSTM and GRU 2x512 at least 2.5x plain nn.LSTM / nn.GRU (embedding, the
 recurrent module and the head with log-softmax over the whole sequence, torch's default threads); the
 numpy RNN 1x512 at least 30,000 chars/s. Busy: the same runs with one competing CPU-bound process (a
@@ -29,7 +32,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a plain script from anywhere
 
-from rnnlm import build_model, load_model, score  # noqa: E402
+from rnnlm import build_model, generate, load_model, score  # noqa: E402
 from rnnlm.config import ModelConfig  # noqa: E402
 from rnnlm.data import corpus_split  # noqa: E402
 
@@ -104,6 +107,12 @@ def figures(models: dict, text: str, repeats: int) -> dict[str, float]:
     return out
 
 
+def sampling(models: dict, length: int, repeats: int) -> dict[str, float]:
+    """Characters per second of generate(): length characters after a short prompt, best of repeats."""
+    return {name: best_rate(lambda: generate(model, "ROMEO:", length=length, seed=0), length, repeats)
+            for name, model in models.items()}
+
+
 def peak_rss_mb(megabytes: int) -> tuple[float, float]:
     """Peak RSS (MB) and seconds of `python -m rnnlm score --text-file` on a file of that size, scored by a
     small numpy RNN (the memory does not depend on the model's speed)."""
@@ -126,6 +135,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--chars", type=int, default=5000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--sample", type=int, default=500, metavar="N", help="characters sampled per model (0: skip)")
     ap.add_argument("--no-busy", action="store_true", help="skip the run with a competing process")
     ap.add_argument("--rss", type=int, metavar="MB", help="peak RSS of scoring a file this large")
     args = ap.parse_args()
@@ -163,6 +173,13 @@ def main() -> None:
         print(f"{name} / plain nn.{name.upper()}: idle {idle[name] / idle['plain ' + name]:.2f}x (target 2.5x)"
               + (f", busy {busy[name] / busy['plain ' + name]:.2f}x" if busy else ""))
     print(f"numpy rnn 1x512: {idle['rnn 1x512']:,.0f} chars/s (target 30,000)")
+    if args.sample:
+        bundled = {name: models[name][0] for name in ("lstm", "gru")} | {"rnn": models["rnn 2x512 (bundled)"][0]}
+        bundled |= {f"{name}, numpy step": models[f"{name}, numpy step"][0] for name in ("lstm", "gru")}
+        rates = sampling(bundled, args.sample, args.repeats)
+        print(f"sampling {args.sample} characters (generate, idle), chars/s:")
+        for name, rate in rates.items():
+            print(f"  {name:22} {rate:9,.0f}")
     if args.rss:
         rss, seconds = peak_rss_mb(args.rss)
         print(f"score --text-file on {args.rss} MB: peak RSS {rss:.0f} MB, {seconds:.0f} s")

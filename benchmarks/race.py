@@ -18,8 +18,11 @@ one thread, Tiny Shakespeare, val nats/char): the LSTM with forget-gate bias 1 r
 at 2e-2; the GRU 1.582 at 4e-3, 1.553 at 8e-3, 1.577 at 1.2e-2. With float32, lr 4e-3 and bias 1 the
 102 s race gave LSTM 1.680 and GRU 1.532 on an idle machine. The GRU takes batches of 64: in the 102 s
 race on the Xeon VM, batch 32 at lr 8e-3 reached 1.5351 (bf16) and 1.5197 (float32), batch 64 at lr 1e-2
-1.5219 (bf16) and 1.4992 and 1.5121 (float32, two runs); batch 128 at 1.2e-2 to 1.5e-2, lr 1.5e-2 at batch
-64 and 2x384 units did worse. Runs of one setting differed by up to 0.013. The numpy RNN, there, in 300 s:
+1.5219 (bf16) and 1.4992, 1.5121 and 1.4971 (float32, three runs); batch 128 at 1.2e-2 to 1.5e-2, lr 1.5e-2
+at batch 64 and 2x384 units did worse. In float32 against that 1.4971 in the same session: a cosine ending at
+1% of lr 1.4981, 2x320 1.5126, 2x192 at lr 1.2e-2 1.5254, 3x256 1.5409, sequences of 128 at batch 32 1.5222,
+of 32 at batch 128 (lr 1.2e-2) 1.5167, clipping at 1 1.5056, 32-wide embeddings 1.5071. Runs of one setting
+differed by up to 0.013. The numpy RNN, there, in 300 s:
 one layer of 512 at lr 2e-3 1.6308, 3e-3 1.6139, 4e-3 1.6120 (batch 32), batch 64 at 3e-3 1.6433. Two
 layers learn more per second. Run two at a time, one per core: 2x384 at lr 3e-3 1.5408 (7.9 M chars), at
 4e-3 1.5911; 2x448 at 3e-3 1.5384 (5.8 M chars); one layer of 768 at 2e-3 1.7228 (5.3 M chars).
