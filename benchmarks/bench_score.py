@@ -174,8 +174,7 @@ def main() -> None:
               + (f", busy {busy[name] / busy['plain ' + name]:.2f}x" if busy else ""))
     print(f"numpy rnn 1x512: {idle['rnn 1x512']:,.0f} chars/s (target 30,000)")
     if args.sample:
-        bundled = {name: models[name][0] for name in ("lstm", "gru")} | {"rnn": models["rnn 2x512 (bundled)"][0]}
-        bundled |= {f"{name}, numpy step": models[f"{name}, numpy step"][0] for name in ("lstm", "gru")}
+        bundled = {name: model for name, (model, _) in models.items() if name != "rnn 1x512"}
         rates = sampling(bundled, args.sample, args.repeats)
         print(f"sampling {args.sample} characters (generate, idle), chars/s:")
         for name, rate in rates.items():
