@@ -13,6 +13,7 @@ from rnnlm import generate, score
 from rnnlm.config import TrainConfig
 from rnnlm.models import build_model, compiled, runner
 from rnnlm.models.numpy_cells import CELLS
+from rnnlm.models.numpy_rnn import TANH, NumpyRNN, RNNRunner
 from tests.support import TEXT, stepped_logits, tiny_config
 
 needs_compiler = pytest.mark.skipif(compiled._compiler() is None, reason="no C compiler on this machine")
@@ -27,11 +28,14 @@ def fresh_library(monkeypatch, tmp_path):
     compiled.library.cache_clear()
 
 
+LAYER_CELLS = CELLS | {"rnn": TANH}  # every layer layers.c runs: the LSTM, the GRU and the tanh RNN
+
+
 def random_layer(cell_name: str, H: int, T: int, half: bool, seed: int = 0, K: int | None = None):
     """A random layer of K inputs (H by default) and H units, as the compiled step runs it (float16-exact weights
     when half), its weights as the cell's numpy layer takes them, inputs (T, K) and a state."""
     rng = np.random.default_rng(seed)
-    cell, K = CELLS[cell_name], K or H
+    cell, K = LAYER_CELLS[cell_name], K or H
     G = cell.gates * H
     w_ih = (rng.standard_normal((G, K)) / np.sqrt(K)).astype(np.float32)
     w_hh = (rng.standard_normal((G, H)) * 1.5 / np.sqrt(H)).astype(np.float32)
@@ -47,7 +51,7 @@ def random_layer(cell_name: str, H: int, T: int, half: bool, seed: int = 0, K: i
 
 
 @needs_compiler
-@pytest.mark.parametrize("cell_name", ["lstm", "gru"])
+@pytest.mark.parametrize("cell_name", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("half", [False, True], ids=["float32", "float16"])
 @pytest.mark.parametrize("H", [40, 64])  # 40: the vector loops' tails run too
 def test_a_compiled_layer_gives_the_numpy_layers_numbers(cell_name, half, H):
@@ -55,7 +59,7 @@ def test_a_compiled_layer_gives_the_numpy_layers_numbers(cell_name, half, H):
     layer, (w_in, b_in, w_rec, b_rec), x, state = random_layer(cell_name, H, T=300, half=half)
     assert layer.w_hh.dtype == layer.w_ih.dtype == (np.float16 if half else np.float32)
     gi = x @ w_in.T + b_in  # (T, G)
-    expected, expected_state = CELLS[cell_name].run_layer(gi, w_rec, b_rec, tuple(s.copy() for s in state))
+    expected, expected_state = LAYER_CELLS[cell_name].run_layer(gi, w_rec, b_rec, tuple(s.copy() for s in state))
     got, got_state = layer.run(gi, state)
     np.testing.assert_allclose(got, expected, atol=2e-6)
     for a, b in zip(got_state, expected_state):
@@ -85,17 +89,17 @@ def test_each_instruction_sets_path_gives_the_numpy_layers_numbers(instruction_s
         pytest.skip(f"this CPU cannot run the {instruction_set} path")
     monkeypatch.setattr(compiled, "FLAGS", (*flags, "-shared", "-fPIC", "-std=c11"))
     assert compiled.library() is not None, compiled.reason()
-    for cell_name in ("lstm", "gru"):
+    for cell_name in ("lstm", "gru", "rnn"):
         for half in (False, True):
             layer, (w_in, b_in, w_rec, b_rec), x, state = random_layer(cell_name, 40, T=50, half=half)
             gi = x @ w_in.T + b_in
-            expected, _ = CELLS[cell_name].run_layer(gi, w_rec, b_rec, tuple(s.copy() for s in state))
+            expected, _ = LAYER_CELLS[cell_name].run_layer(gi, w_rec, b_rec, tuple(s.copy() for s in state))
             np.testing.assert_allclose(layer.run(gi, state)[0], expected, atol=2e-6)
             np.testing.assert_allclose(layer.gates_in(x[0]), (w_in @ x[0] + b_in)[None], rtol=1e-6, atol=1e-6)
 
 
 @needs_compiler
-@pytest.mark.parametrize("cell_name", ["lstm", "gru"])
+@pytest.mark.parametrize("cell_name", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("half", [False, True], ids=["float32", "float16"])
 def test_one_tokens_input_gates_are_the_prepared_product(cell_name, half):
     layer, (w_in, b_in, _, _), x, _ = random_layer(cell_name, 24, T=3, half=half, K=40)
@@ -207,6 +211,94 @@ def test_scores_agree_with_and_without_the_compiled_step(trained_pair, fresh_lib
     assert all(layer[4] is None for layer in run._weights()[1]) and compiled.reason() == "RNNLM_COMPILED=0"
     without = score(run, text)
     assert abs(with_step.nats_per_char - without.nats_per_char) < 1e-5
+
+
+@pytest.fixture
+def trained_rnn():
+    """A tiny 2-layer numpy RNN moved off its initial weights (float16-exact, as the bundled sets store them), and
+    its runner on the same weights."""
+    model = build_model(tiny_config("rnn", hidden_size=40), seed=5)
+    trainer = model.trainer(TrainConfig(lr=1e-2, seed=0))
+    ids = model.vocab.encode(TEXT[:400]).reshape(4, 100)
+    for _ in range(5):
+        trainer.train_step(ids[:, :-1], ids[:, 1:], model.init_state(4), lr=1e-2)
+    model.load_tensors({k: v.astype(np.float16).astype(np.float32) for k, v in model.tensors().items()})
+    run = runner(model)
+    assert isinstance(run, RNNRunner) and run is not model
+    return model, run
+
+
+def torch_rnn_logits(model: NumpyRNN, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Logits (T, V) and the last state (L, H) of one stream through nn.RNN on the numpy RNN's weights (one-hot
+    inputs; torch's weight_ih is Wxh transposed)."""
+    import torch
+
+    p, L = {k: torch.from_numpy(v.astype(np.float64)) for k, v in model.tensors().items()}, model.config.num_layers
+    rnn = torch.nn.RNN(model.config.vocab_size, model.config.hidden_size, L, dtype=torch.float64)
+    with torch.no_grad():
+        for l in range(L):
+            getattr(rnn, f"weight_ih_l{l}").copy_(p[f"Wxh.{l}"].T)
+            getattr(rnn, f"weight_hh_l{l}").copy_(p[f"Whh.{l}"].T)
+            getattr(rnn, f"bias_ih_l{l}").copy_(p[f"bh.{l}"])
+            getattr(rnn, f"bias_hh_l{l}").zero_()
+        x = torch.nn.functional.one_hot(torch.from_numpy(ids), model.config.vocab_size).double()[:, None]  # (T, 1, V)
+        out, h = rnn(x)
+        return (out[:, 0] @ p["Why"] + p["by"]).numpy(), h[:, 0].numpy()
+
+
+@needs_compiler
+def test_the_rnn_runs_through_the_compiled_layers_with_torchs_numbers(trained_rnn, fresh_library):
+    """A long stream (three pipelined chunks), token-by-token steps and the in-place stepper, each against nn.RNN."""
+    model, run = trained_rnn
+    run._stream = None
+    first, layers, _, _ = run._weights()
+    assert all(layer[4] is not None and layer[4].w_hh.dtype == np.float16 for layer in layers), compiled.reason()
+    ids = np.random.default_rng(2).integers(0, model.config.vocab_size, size=700)
+    expected, expected_state = torch_rnn_logits(model, ids)
+    got, state = run.forward(ids[None], run.init_state(1))
+    np.testing.assert_allclose(got[0], expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(state[:, 0], expected_state, atol=1e-5)
+    assert state.shape == (2, 1, 40) and state.dtype == np.float32
+    np.testing.assert_allclose(stepped_logits(run, ids[None, :30])[0], expected[:30], rtol=1e-4, atol=1e-5)
+    start = run.init_state(1)
+    stepper = run.stepper(start)
+    assert stepper is not None
+    np.testing.assert_allclose(np.stack([stepper.step(int(i)) for i in ids[:40]]), expected[:40], rtol=1e-4, atol=1e-5)
+    assert not start.any()  # the state handed in is copied, not written
+    with pytest.raises(ValueError, match="character ids must be in"):
+        run.forward(np.array([[0, model.config.vocab_size]]), run.init_state(1))
+
+
+@needs_compiler
+def test_the_rnn_samples_and_scores_the_same_with_and_without_the_compiled_step(trained_rnn, fresh_library,
+                                                                                 monkeypatch):
+    model, run = trained_rnn
+    run._stream = None
+    with_step = generate(run, "The ", length=200, temperature=1.0, seed=7), score(run, TEXT * 2).nats_per_char
+    assert run._weights() and run.stepper(run.init_state(1)) is not None
+    two_streams, _ = run.forward(np.tile(run.vocab.encode(TEXT[:50]), (2, 1)), run.init_state(2))  # numpy, side by side
+    np.testing.assert_allclose(two_streams[0], run.forward(run.vocab.encode(TEXT[:50])[None], run.init_state(1))[0][0],
+                               rtol=1e-4, atol=1e-5)
+    monkeypatch.setenv("RNNLM_COMPILED", "0")
+    compiled.library.cache_clear()
+    run._stream = None
+    assert run.stepper(run.init_state(1)) is None and run._weights() is False
+    assert generate(run, "The ", length=200, temperature=1.0, seed=7) == with_step[0]
+    assert abs(score(run, TEXT * 2).nats_per_char - with_step[1]) < 1e-5
+
+
+@needs_compiler
+def test_the_rnn_runner_runs_new_weights_after_a_load_and_refuses_to_train(trained_rnn, fresh_library):
+    model, run = trained_rnn
+    ids = run.vocab.encode(TEXT[:60])[None]
+    before, _ = run.forward(ids, run.init_state(1))
+    fresh = build_model(model.config, seed=11)
+    run.load_tensors(fresh.tensors())
+    after, _ = run.forward(ids, run.init_state(1))
+    np.testing.assert_allclose(after, fresh.forward(ids, fresh.init_state(1))[0], rtol=1e-4, atol=1e-5)
+    assert np.abs(after - before).max() > 0.1
+    with pytest.raises(TypeError, match="loaded for inference"):
+        run.trainer(TrainConfig())
 
 
 def write_script(path, body: str) -> str:

@@ -127,7 +127,7 @@ def test_registry_rejects_unknown_type_and_names_the_known_ones():
     with pytest.raises(ValueError, match="unknown model type 'transformer'.*rnn, lstm, gru"):
         spec_for("transformer")
     assert {spec_for(t).trainer_type().__name__ for t in ("rnn", "lstm", "gru")} == {"NumpyRNN", "TorchRNN"}
-    assert {spec_for(t).runner_type().__name__ for t in ("rnn", "lstm", "gru")} == {"NumpyRNN", "CellLM"}
+    assert {spec_for(t).runner_type().__name__ for t in ("rnn", "lstm", "gru")} == {"RNNRunner", "CellLM"}
 
 
 def test_every_spec_describes_its_model_from_the_config(model_type):

@@ -97,7 +97,7 @@ register(ModelSpec(
     architecture="A vanilla tanh RNN in numpy: one-hot tokens → {num_layers} tanh layer(s) of {hidden_size} units → "
                  "linear → softmax over {vocab_size} tokens. The forward pass and backpropagation through time are "
                  "written by hand; the recurrent weights start orthogonal.",
-    train_class="rnnlm.models.numpy_rnn:NumpyRNN", run_class="rnnlm.models.numpy_rnn:NumpyRNN",
+    train_class="rnnlm.models.numpy_rnn:NumpyRNN", run_class="rnnlm.models.numpy_rnn:RNNRunner",
     defaults=dict(hidden_size=512, num_layers=1, dropout=0.0, seq_len=100, batch_size=64, lr=2e-3),
     sizes=dict(tiny=dict(hidden_size=128, num_layers=1), small=dict(hidden_size=256, num_layers=1),
                medium=dict(hidden_size=512, num_layers=1)),

@@ -1,4 +1,4 @@
-"""The LSTM and GRU layer loops of layers.c, compiled on first use with the machine's C compiler, through ctypes.
+"""The LSTM, GRU and tanh RNN layer loops of layers.c, compiled on first use with the machine's C compiler, through ctypes.
 
 One stream's step reads the whole recurrent matrix for a single token, and in numpy it is about ten calls
 (the product, then the gates), each taking and handing back Python's lock. Compiled, a layer runs a whole
@@ -71,7 +71,7 @@ def _build(cc: str, target: Path) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
-LAYERS = ("rnnlm_lstm_layer", "rnnlm_gru_layer")  # (T, H, gi, w, half, b_rec, h, c, out, scratch) -> 0
+LAYERS = ("rnnlm_lstm_layer", "rnnlm_gru_layer", "rnnlm_rnn_layer")  # (T, H, gi, w, half, b_rec, h, c, out, scratch) -> 0
 
 
 def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
@@ -123,7 +123,7 @@ def reason() -> str:
 def step_weights(w: np.ndarray) -> np.ndarray:
     """A weight matrix as the compiled step reads it: float16 when every weight is a float16 (the same numbers
     in half the bytes), else float32; contiguous rows."""
-    half = w.astype(np.float16)
+    half = w.astype(np.float16, order="C")
     if np.array_equal(half.astype(np.float32), w):
         return half
     return np.ascontiguousarray(w, dtype=np.float32)

@@ -1,6 +1,7 @@
-/* One stream through one LSTM or GRU layer, T steps, in C: rnnlm/models/compiled.py builds and loads it.
+/* One stream through one LSTM, GRU or tanh RNN layer, T steps, in C: rnnlm/models/compiled.py builds and
+   loads it.
 
-   The same equations as numpy_cells._lstm_layer and _gru_layer: the input part of the gates comes
+   The same equations as numpy_cells._lstm_layer and _gru_layer, and numpy_rnn's tanh layer: the input part of the gates comes
    prepared (the sigmoid rows halved, so that one tanh gives every gate), the recurrent matrix as trained
    (torch's weight_hh), and the step halves its sigmoid rows' products, which gives the same numbers as
    halving the weights first (a power of two scales exactly). A step reads the whole recurrent matrix for
@@ -9,7 +10,7 @@
    when every weight is a float16), and runs without Python between steps, so two layers on two threads
    do not take turns over Python's lock.
 
-   Both layer functions take the same arguments: T steps, H units, gi (T, G) the input part of the gates
+   The layer functions take the same arguments: T steps, H units, gi (T, G) the input part of the gates
    (bias included), w (G, H) weight_hh in float32 or IEEE float16 (half = 1), b_rec the GRU's b_hn (H,)
    (the LSTM has none), the state h and c (H,) read and written in place (the GRU has no c), out (T, H),
    scratch (G,). Arrays are contiguous float32 unless named. They return 0.
@@ -233,6 +234,24 @@ int rnnlm_gru_layer(int64_t T, int64_t H, const float *gi, const void *w, int ha
             float z = gh[H + j] * 0.5f + 0.5f, n = o[j];
             o[j] = (hp[j] - n) * z + n;
         }
+        hp = o;
+    }
+    for (int64_t j = 0; j < H && T > 0; j++) h[j] = hp[j];
+    return 0;
+}
+
+/* tanh RNN (G = H): h' = tanh(W h + gi[t]), W = Whh transposed (rows are units). b_rec, c and scratch are
+   unused: the step's sums go straight into out. */
+int rnnlm_rnn_layer(int64_t T, int64_t H, const float *gi, const void *w, int half, const float *b_rec, float *h,
+                    float *c, float *out, float *scratch) {
+    (void)b_rec, (void)c, (void)scratch;
+    const float *hp = h;
+    for (int64_t t = 0; t < T; t++) {
+        const float *git = gi + t * H;
+        float *o = out + t * H;
+        gemv(H, H, w, half, hp, o, (int)(t & 1));
+        for (int64_t j = 0; j < H; j++) o[j] += git[j];
+        tanh_all(o, H);
         hp = o;
     }
     for (int64_t j = 0; j < H && T > 0; j++) h[j] = hp[j];

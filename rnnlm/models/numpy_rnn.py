@@ -15,7 +15,9 @@ import numpy as np
 
 from ..config import ModelConfig, TrainConfig
 from ..vocab import make_vocab
+from . import compiled
 from .base import check_tensors
+from .numpy_cells import Cell, run_stream
 from .numpy_optim import NumpyTrainer
 
 FORWARD_CHUNK = 1024  # time steps per pass in forward(): activations for B * 1024 * H values at a time
@@ -279,3 +281,76 @@ def _recur_one_stream(Whh: np.ndarray, h: np.ndarray, pre: np.ndarray) -> None:
         add(out, pre[t], out=out)
         tanh(out, out=out)
 
+
+
+def _tanh_layer(gi_all: np.ndarray, w_rec: np.ndarray, b_rec, state: tuple) -> tuple[np.ndarray, tuple]:
+    """The tanh layer as numpy_cells runs a cell's layer: gi_all (T, H[, B]) the input part, w_rec (H, H) Whh
+    transposed (rows are units), state (h,) with h (H[, B]) -> outputs (T, H[, B]) and (h,)."""
+    (h,) = state
+    out = np.empty(gi_all.shape, dtype=np.float32)
+    for t in range(len(gi_all)):
+        h = out[t] = np.tanh(w_rec @ h + gi_all[t])
+    return out, (np.array(h),)
+
+
+TANH = Cell(name="rnn", gates=1, state_names=("h",), torch_module="",
+            prepare=lambda w_ih, w_hh, b_ih, b_hh: (w_ih, b_ih + b_hh, w_hh, None), run_layer=_tanh_layer,
+            compiled="rnnlm_rnn_layer")
+
+
+class RNNRunner(NumpyRNN):
+    """A trained RNN run for inference (sampling, scoring, the app): the same weights, files and outputs as
+    NumpyRNN. One stream runs through layers.c where a C compiler is at hand (rnnlm.models.compiled), as the
+    LSTM's and GRU's do: a whole chunk of tokens per call, float16 weights read as float16 where every weight
+    is one (the bundled sets), and two layers on two threads; a token of sampling is one C call per layer
+    (compiled.Stepper). Elsewhere, and for several streams side by side, NumpyRNN's numpy steps run.
+
+    Inference only: the compiled layers hold copies of the weights, so training goes through NumpyRNN
+    (rnnlm.load(folder)), whose weights change in place."""
+
+    def __init__(self, config: ModelConfig, seed: int = 0, dtype=np.float32):
+        super().__init__(config, seed=seed, dtype=dtype)
+        self._stream = None  # run_stream's weights (None: not made yet; False: no compiled step), remade on load
+
+    def load_tensors(self, tensors: dict[str, np.ndarray]) -> None:
+        super().load_tensors(tensors)
+        self._stream = None
+
+    def _weights(self):
+        """(first, layers, head_w, head_b) as numpy_cells.run_stream takes them, or False without a compiled step."""
+        if self._stream is None:
+            self._stream = False
+            if self.dtype == np.float32 and compiled.library() is not None:
+                p, H = self.params, self.config.hidden_size
+                layers = []
+                for l in range(self.config.num_layers):
+                    w_in, w_rec = np.ascontiguousarray(p[f"Wxh.{l}"].T), np.ascontiguousarray(p[f"Whh.{l}"].T)
+                    step = compiled.Layer(TANH.compiled, w_in, w_rec, np.ones(H, np.float32), p[f"bh.{l}"], None)
+                    layers.append((w_in, p[f"bh.{l}"], w_rec, None, step))
+                first = p["Wxh.0"] + p["bh.0"]  # (V, H): a one-hot token's input part is its row of Wxh.0
+                self._stream = (first, layers, np.ascontiguousarray(p["Why"].T), p["by"])
+        return self._stream
+
+    def forward(self, ids: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.asarray(ids)
+        weights = self._weights() if ids.ndim == 2 and ids.shape[0] == 1 else False
+        if not weights:
+            return super().forward(ids, state)
+        V = self.config.vocab_size
+        if ids.size and (ids.min() < 0 or ids.max() >= V):
+            raise ValueError(f"character ids must be in [0, {V}), got ids from {ids.min()} to {ids.max()}")
+        logits, (h,) = run_stream(TANH, ids[0], (np.asarray(state)[:, 0],), *weights)
+        return logits[None], h[:, None]
+
+    def stepper(self, state: np.ndarray) -> compiled.Stepper | None:
+        """One stream from state (L, 1, H), a token at a time, in place: what sampling runs per token. None without
+        the compiled step (numpy runs step() instead)."""
+        weights = self._weights()
+        if not weights or np.shape(state)[1] != 1:
+            return None
+        first, layers, head_w, head_b = weights
+        return compiled.Stepper([layer[4] for layer in layers], first, head_w, head_b, (np.asarray(state)[:, 0],))
+
+    def trainer(self, cfg: TrainConfig):
+        raise TypeError(f"this {self.config.model_type} was loaded for inference; load it with rnnlm.load(folder) "
+                        "to train it")
