@@ -32,7 +32,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a plain script from anywhere
 
-from rnnlm import build_model, generate, load_model, score  # noqa: E402
+from rnnlm import build_model, generate, load_model, runner, score  # noqa: E402
 from rnnlm.config import ModelConfig  # noqa: E402
 from rnnlm.data import corpus_split  # noqa: E402
 
@@ -73,11 +73,12 @@ def plain_torch(model, text: str):
     return run
 
 
-def numpy_step(folder: Path):
-    """The checkpoint loaded for inference with its layers fixed to numpy's steps (RNNLM_COMPILED=0)."""
+def numpy_step(model):
+    """The model's runner on the same weights, its layers fixed to numpy's steps (RNNLM_COMPILED=0)."""
     from rnnlm.models import compiled
 
-    model = load_model(folder, inference=True)
+    model = runner(model)
+    model._stream = None  # its layers made again below
     os.environ["RNNLM_COMPILED"] = "0"
     compiled.library.cache_clear()
     try:
@@ -92,7 +93,8 @@ def step_kind(model) -> str:
     """How the model's single stream runs its recurrence, in words."""
     from rnnlm.models import compiled
 
-    steps = [layer[4] for layer in model._weights()[1]]
+    weights = model._weights()  # False: the numpy RNN without a compiled step
+    steps = [layer[4] for layer in weights[1]] if weights else [None]
     if any(w is None for w in steps):
         return f"numpy ({compiled.reason() or 'no compiled step'})"
     return f"compiled (layers.c), {' and '.join(sorted({str(w.w_hh.dtype) for w in steps}))} weights"
@@ -145,14 +147,15 @@ def main() -> None:
     threads.single_stream()  # what `python -m rnnlm score` does
     ckpt = REPO / "checkpoints"
     models = {name: (load_model(ckpt / name, inference=True), load_model(ckpt / name)) for name in ("lstm", "gru")}
-    for name in ("lstm", "gru"):
-        models[f"{name}, numpy step"] = (numpy_step(ckpt / name), None)
     models["rnn 2x512 (bundled)"] = (load_model(ckpt / "rnn", inference=True), None)
+    for name in ("lstm", "gru", "rnn"):
+        models[f"{name}, numpy step"] = (numpy_step(load_model(ckpt / name, inference=True)), None)
     text = held_out(models["lstm"][0], args.chars)
     rnn1 = build_model(ModelConfig(model_type="rnn", vocab=models["lstm"][0].config.vocab, hidden_size=512, num_layers=1))
-    models["rnn 1x512"] = (rnn1, None)
+    models["rnn 1x512"] = (runner(rnn1), None)
+    models["rnn 1x512, numpy step"] = (numpy_step(rnn1), None)
     print(f"cpus: {os.cpu_count()}, {len(text)} held-out characters, best of {args.repeats}")
-    for name in ("lstm", "gru"):
+    for name in ("lstm", "gru", "rnn 2x512 (bundled)"):
         print(f"{name} step: {step_kind(models[name][0])}")
 
     idle = figures(models, text, args.repeats)
@@ -172,9 +175,10 @@ def main() -> None:
     for name in ("lstm", "gru"):
         print(f"{name} / plain nn.{name.upper()}: idle {idle[name] / idle['plain ' + name]:.2f}x (target 2.5x)"
               + (f", busy {busy[name] / busy['plain ' + name]:.2f}x" if busy else ""))
-    print(f"numpy rnn 1x512: {idle['rnn 1x512']:,.0f} chars/s (target 30,000)")
+    print(f"numpy rnn 1x512: {idle['rnn 1x512']:,.0f} chars/s, {idle['rnn 1x512, numpy step']:,.0f} with the numpy step "
+          "(target 30,000)")
     if args.sample:
-        bundled = {name: model for name, (model, _) in models.items() if name != "rnn 1x512"}
+        bundled = {name: model for name, (model, _) in models.items() if not name.startswith("rnn 1x512")}
         rates = sampling(bundled, args.sample, args.repeats)
         print(f"sampling {args.sample} characters (generate, idle), chars/s:")
         for name, rate in rates.items():
