@@ -1,4 +1,5 @@
-"""The LSTM, GRU and tanh RNN layer loops of layers.c, compiled on first use with the machine's C compiler, through ctypes.
+"""The LSTM, GRU and tanh RNN layer loops of layers.c, compiled on first use with the machine's C compiler,
+through ctypes.
 
 One stream's step reads the whole recurrent matrix for a single token, and in numpy it is about ten calls
 (the product, then the gates), each taking and handing back Python's lock. Compiled, a layer runs a whole
@@ -71,7 +72,8 @@ def _build(cc: str, target: Path) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
-LAYERS = ("rnnlm_lstm_layer", "rnnlm_gru_layer", "rnnlm_rnn_layer")  # (T, H, gi, w, half, b_rec, h, c, out, scratch) -> 0
+# each: (T, H, gi, w, half, b_rec, h, c, out, scratch) -> 0
+LAYERS = ("rnnlm_lstm_layer", "rnnlm_gru_layer", "rnnlm_rnn_layer")
 
 
 def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:

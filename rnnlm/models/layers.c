@@ -1,19 +1,19 @@
 /* One stream through one LSTM, GRU or tanh RNN layer, T steps, in C: rnnlm/models/compiled.py builds and
    loads it.
 
-   The same equations as numpy_cells._lstm_layer and _gru_layer, and numpy_rnn's tanh layer: the input part of the gates comes
-   prepared (the sigmoid rows halved, so that one tanh gives every gate), the recurrent matrix as trained
-   (torch's weight_hh), and the step halves its sigmoid rows' products, which gives the same numbers as
-   halving the weights first (a power of two scales exactly). A step reads the whole recurrent matrix for
-   one token, so its speed is the speed at which the matrix comes from the caches: the step keeps the
-   matrix in the precision the checkpoint stored (float16 halves the bytes and gives the same numbers
-   when every weight is a float16), and runs without Python between steps, so two layers on two threads
-   do not take turns over Python's lock.
+   The same equations as numpy_cells._lstm_layer and _gru_layer, and numpy_rnn's tanh layer: the input part
+   of the gates comes prepared (the sigmoid rows halved, so that one tanh gives every gate), the recurrent
+   matrix as trained (torch's weight_hh), and the step halves its sigmoid rows' products, which gives the
+   same numbers as halving the weights first (a power of two scales exactly). A step reads the whole
+   recurrent matrix for one token, so its speed is the speed at which the matrix comes from the caches: the
+   step keeps the matrix in the precision the checkpoint stored (float16 halves the bytes and gives the same
+   numbers when every weight is a float16), and runs without Python between steps, so two layers on two
+   threads do not take turns over Python's lock.
 
    The layer functions take the same arguments: T steps, H units, gi (T, G) the input part of the gates
-   (bias included), w (G, H) weight_hh in float32 or IEEE float16 (half = 1), b_rec the GRU's b_hn (H,)
-   (the LSTM has none), the state h and c (H,) read and written in place (the GRU has no c), out (T, H),
-   scratch (G,). Arrays are contiguous float32 unless named. They return 0.
+   (bias included), w (G, H) weight_hh in float32 or IEEE float16 (half = 1), b_rec the GRU's b_hn (H,) (the
+   LSTM and the RNN have none), the state h and c (H,) read and written in place (the GRU and the RNN have
+   no c), out (T, H), scratch (G,). Arrays are contiguous float32 unless named. They return 0.
 */
 #include <stdint.h>
 

@@ -129,13 +129,17 @@ class NumpyRNN:
 
     # --- forward ----------------------------------------------------------------------------
 
+    def _check_ids(self, ids: np.ndarray) -> None:
+        """ValueError unless every id is a token of the vocabulary."""
+        V = self.config.vocab_size
+        if ids.size and (ids.min() < 0 or ids.max() >= V):
+            raise ValueError(f"character ids must be in [0, {V}), got ids from {ids.min()} to {ids.max()}")
+
     def _run_layers(self, x: np.ndarray, state: np.ndarray, hs: list[np.ndarray], pre: np.ndarray) -> None:
         """Fill hs[l] (T+1, B, H) with layer l's hidden states, hs[l][0] being the initial one."""
         p = self.params
         T = x.shape[1]
-        V = self.config.vocab_size
-        if x.size and (x.min() < 0 or x.max() >= V):
-            raise ValueError(f"character ids must be in [0, {V}), got ids from {x.min()} to {x.max()}")
+        self._check_ids(x)
         for l, h in enumerate(hs):
             a = pre.reshape(T * x.shape[0], -1)  # (T*B, H) view
             if l == 0:
@@ -282,7 +286,6 @@ def _recur_one_stream(Whh: np.ndarray, h: np.ndarray, pre: np.ndarray) -> None:
         tanh(out, out=out)
 
 
-
 def _tanh_layer(gi_all: np.ndarray, w_rec: np.ndarray, b_rec, state: tuple) -> tuple[np.ndarray, tuple]:
     """The tanh layer as numpy_cells runs a cell's layer: gi_all (T, H[, B]) the input part, w_rec (H, H) Whh
     transposed (rows are units), state (h,) with h (H[, B]) -> outputs (T, H[, B]) and (h,)."""
@@ -336,9 +339,7 @@ class RNNRunner(NumpyRNN):
         weights = self._weights() if ids.ndim == 2 and ids.shape[0] == 1 else False
         if not weights:
             return super().forward(ids, state)
-        V = self.config.vocab_size
-        if ids.size and (ids.min() < 0 or ids.max() >= V):
-            raise ValueError(f"character ids must be in [0, {V}), got ids from {ids.min()} to {ids.max()}")
+        self._check_ids(ids)
         logits, (h,) = run_stream(TANH, ids[0], (np.asarray(state)[:, 0],), *weights)
         return logits[None], h[:, None]
 
