@@ -327,11 +327,14 @@ class RNNRunner(NumpyRNN):
                 p, H = self.params, self.config.hidden_size
                 layers = []
                 for l in range(self.config.num_layers):
-                    w_in, w_rec = np.ascontiguousarray(p[f"Wxh.{l}"].T), np.ascontiguousarray(p[f"Whh.{l}"].T)
-                    step = compiled.Layer(TANH.compiled, w_in, w_rec, np.ones(H, np.float32), p[f"bh.{l}"], None)
-                    layers.append((w_in, p[f"bh.{l}"], w_rec, None, step))
+                    # views in torch's layout (compiled.Layer keeps its own copies); layer 0's input part is a row
+                    # of `first` below, so its (V, H) input matrix is not copied again
+                    w_in = p[f"Wxh.{l}"].T if l else np.empty((H, 0), np.float32)
+                    step = compiled.Layer(TANH.compiled, w_in, p[f"Whh.{l}"].T, np.ones(H, np.float32), p[f"bh.{l}"],
+                                          None)
+                    layers.append((w_in, p[f"bh.{l}"], p[f"Whh.{l}"].T, None, step))
                 first = p["Wxh.0"] + p["bh.0"]  # (V, H): a one-hot token's input part is its row of Wxh.0
-                self._stream = (first, layers, np.ascontiguousarray(p["Why"].T), p["by"])
+                self._stream = (first, layers, p["Why"].T, p["by"])
         return self._stream
 
     def forward(self, ids: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
