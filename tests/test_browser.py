@@ -90,6 +90,7 @@ def open_page(browser, url, viewport=DESKTOP, scheme="light"):
     page.on("pageerror", lambda e: page.errors.append(str(e)))
     page.goto(url)
     page.get_by_role("tab", name="Generate", exact=True).wait_for()
+    page.locator("#generate-prompt textarea").wait_for()  # the first tab's controls drawn, not only the tab strip
     return page
 
 
